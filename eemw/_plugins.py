@@ -1,0 +1,426 @@
+"""Plugin discovery and loading through the ``eemw.middleware`` entry-point group.
+
+An entry point names a *factory*: a callable that takes the plugin's settings (a
+``Mapping[str, str]``) and returns an :class:`~eemw.Entry` — the middleware with its
+name, phase and optional ``before=`` / ``after=`` anchor.
+
+Installed plugins are listed from distribution metadata without being imported
+(:func:`installed_plugins`). A plugin is imported only when it is named, by
+``Client(plugins=[...])`` or, when that argument is ``None``, by ``EEMW_PLUGINS=a,b``:
+installing a package never changes a pipeline by itself. Settings come from
+``Client(plugin_settings={name: {key: value}})`` over ``EEMW_PLUGIN_<NAME>_<KEY>``
+environment variables (the key lower-cased).
+
+Failures are early and name their source: an unknown name lists what is installed; an
+import failure or a factory that raises gives :class:`~eemw.PluginError` naming the plugin
+and its distribution, with the cause chained; a bad setting gives
+:class:`PluginSettingError` naming the setting. Placement errors (a missing anchor, a
+duplicate name) are :class:`~eemw.StackError` when the client's stack is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import NoReturn, overload
+
+from ._errors import PluginError
+from ._http import ContextKey
+from ._pipeline import Entry
+
+__all__ = [
+    "CALLER_IDENTITY",
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "PluginSettingError",
+    "PluginSettings",
+    "caller_identity",
+    "enabled_names",
+    "installed_plugins",
+    "plugin_entries",
+    "settings_for",
+]
+
+ENTRY_POINT_GROUP = "eemw.middleware"
+ENV_PLUGINS = "EEMW_PLUGINS"
+_ENV_SETTING_PREFIX = "EEMW_PLUGIN_"
+
+CALLER_IDENTITY: ContextKey[str | None] = ContextKey("eemw.caller_identity", None)
+"""Who is calling, as the client's credentials report it (a service-account e-mail), or
+``None`` when they do not say. Set by the client on every request; never a token."""
+
+
+def caller_identity(credentials: object) -> str | None:
+    """The account ``credentials`` report: ``service_account_email``, else ``account``.
+
+    Only a value that looks like an e-mail counts: Compute Engine credentials report
+    ``"default"`` until their first refresh, which names nobody.
+    """
+    for attribute in ("service_account_email", "account"):
+        value = getattr(credentials, attribute, None)
+        if isinstance(value, str) and "@" in value:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """An installed plugin, known from its distribution's metadata (not imported).
+
+    ``target`` is the entry point's ``module:factory`` reference.
+    """
+
+    name: str
+    distribution: str
+    version: str
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.distribution} {self.version})"
+
+
+def installed_plugins() -> list[PluginInfo]:
+    """Every plugin installed in this environment, sorted by name. Imports none of them."""
+    found = [_info(ep) for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    return sorted(found, key=lambda p: (p.name, p.distribution))
+
+
+def _info(ep: metadata.EntryPoint) -> PluginInfo:
+    dist = ep.dist
+    if dist is None:
+        return PluginInfo(ep.name, "unknown distribution", "?", ep.value)
+    return PluginInfo(ep.name, dist.metadata["Name"], dist.version, ep.value)
+
+
+def enabled_names(
+    plugins: Sequence[str] | None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """The plugin names to load, without repeats: the argument, else ``EEMW_PLUGINS``.
+
+    An explicit argument (even an empty list) wins over the environment.
+    """
+    if plugins is None:
+        env = os.environ if environ is None else environ
+        names = env.get(ENV_PLUGINS, "").split(",")
+    else:
+        if isinstance(plugins, str) or not isinstance(plugins, Iterable):
+            raise PluginError(
+                f"plugins must be a list of plugin names, not {type(plugins).__name__} "
+                "(e.g. plugins=['ratelimit'])"
+            )
+        names = list(plugins)
+        for name in names:
+            if not isinstance(name, str):
+                raise PluginError(f"plugin names must be strings, not {type(name).__name__}")
+    return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+
+def env_setting(plugin: str, key: str) -> str:
+    """The environment variable that sets ``key`` for ``plugin``."""
+    return f"{_env_prefix(plugin)}{key.upper()}"
+
+
+def _env_prefix(plugin: str) -> str:
+    return _ENV_SETTING_PREFIX + plugin.upper().replace("-", "_").replace(".", "_") + "_"
+
+
+def settings_for(
+    name: str,
+    given: Mapping[str, Mapping[str, object]] | None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A plugin's settings: ``EEMW_PLUGIN_<NAME>_<KEY>`` variables, overridden by ``given``.
+
+    Numbers and booleans given in code are accepted and turned into their text form
+    (``True`` -> ``"true"``); any other non-string value is a :class:`PluginSettingError`.
+    """
+    env = os.environ if environ is None else environ
+    prefix = _env_prefix(name)
+    settings = {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    own = (given or {}).get(name) or {}
+    if not isinstance(own, Mapping):
+        raise PluginSettingError(
+            f"plugin_settings[{name!r}] must be a mapping of setting names to strings, "
+            f"not {type(own).__name__}",
+            plugin=name,
+        )
+    for key, value in own.items():
+        settings[str(key)] = _setting_text(name, str(key), value)
+    return settings
+
+
+def _setting_text(plugin: str, key: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise PluginSettingError(
+        f"plugin {plugin!r}: setting {key!r} must be a string (or a number or boolean), "
+        f"not {type(value).__name__}",
+        plugin=plugin, setting=key,
+    )
+
+
+def plugin_entries(
+    plugins: Sequence[str] | None,
+    plugin_settings: Mapping[str, Mapping[str, object]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[Entry]:
+    """Load the named plugins and return their stack entries, in the order named.
+
+    Only the named plugins are imported. Raises :class:`~eemw.PluginError` for an unknown
+    name, a name two distributions provide, a plugin that fails to import, a factory that
+    raises or returns anything but an :class:`~eemw.Entry`, settings for a plugin
+    that is not enabled, and (as :class:`PluginSettingError`) a bad setting.
+    """
+    names = enabled_names(plugins, environ)
+    if plugin_settings is not None and not isinstance(plugin_settings, Mapping):
+        raise PluginError(
+            "plugin_settings must map plugin names to their settings, e.g. "
+            "{'ratelimit': {'qps': '50'}}"
+        )
+    stray = sorted(set(plugin_settings or {}) - set(names))
+    if stray:
+        raise PluginError(
+            f"settings given for plugins that are not enabled: {stray}; enabled: {names}. "
+            "Name them in plugins=[...] (or EEMW_PLUGINS) too",
+            plugin=stray[0],
+        )
+    if not names:
+        return []
+    available: dict[str, list[metadata.EntryPoint]] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        available.setdefault(ep.name, []).append(ep)
+    return [
+        _load(name, _find(name, available), settings_for(name, plugin_settings, environ))
+        for name in names
+    ]
+
+
+def _find(name: str, available: Mapping[str, list[metadata.EntryPoint]]) -> metadata.EntryPoint:
+    found = available.get(name, [])
+    if len(found) == 1:
+        return found[0]
+    if found:
+        providers = ", ".join(f"{i.distribution} {i.version}" for i in map(_info, found))
+        raise PluginError(
+            f"plugin {name!r} is provided by more than one installed distribution "
+            f"({providers}); uninstall all but one",
+            plugin=name,
+        )
+    installed = [_info(ep) for eps in available.values() for ep in eps]
+    listing = ", ".join(str(p) for p in sorted(installed, key=lambda p: p.name))
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(name, list(available), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise PluginError(
+        f"unknown plugin {name!r}; {hint}installed plugins: {listing or 'none'} "
+        f"(entry-point group {ENTRY_POINT_GROUP!r})",
+        plugin=name,
+    )
+
+
+def _load(name: str, ep: metadata.EntryPoint, settings: dict[str, str]) -> Entry:
+    dist = _info(ep).distribution
+    where = f"plugin {name!r} (from {dist})"
+    try:
+        factory = ep.load()
+    except Exception as exc:
+        raise PluginError(
+            f"{where} failed to import {ep.value}: {type(exc).__name__}: {exc}",
+            plugin=name, distribution=dist,
+        ) from exc
+    try:
+        entry = factory(settings)
+    except PluginError as exc:
+        # The factory's own error already says what is wrong; say where it came from.
+        exc.plugin = exc.plugin or name
+        exc.distribution = exc.distribution or dist
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"{where} could not be created: {type(exc).__name__}: {exc}",
+            plugin=name, distribution=dist,
+        ) from exc
+    if not isinstance(entry, Entry):
+        raise PluginError(
+            f"{where}: its factory {ep.value} must return an eemw.Entry, "
+            f"not {type(entry).__name__}",
+            plugin=name, distribution=dist,
+        )
+    if not callable(entry.middleware):
+        raise PluginError(
+            f"{where}: the middleware of stage {entry.name!r} is not callable",
+            plugin=name, distribution=dist,
+        )
+    return dataclasses.replace(entry, plugin=dist)
+
+
+class PluginSettingError(PluginError):
+    """A plugin setting is unknown or has a value the plugin cannot use.
+
+    ``setting`` is the setting's name (the key in ``plugin_settings``, the lower-cased
+    ``<KEY>`` of ``EEMW_PLUGIN_<NAME>_<KEY>``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plugin: str | None = None,
+        distribution: str | None = None,
+        setting: str | None = None,
+    ) -> None:
+        super().__init__(message, plugin=plugin, distribution=distribution)
+        self.setting = setting
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_SHOWN_VALUE = 40
+
+
+class PluginSettings(Mapping[str, str]):
+    """A plugin's settings with typed, validated access, for use in its factory.
+
+    Every getter returns the default when the setting is absent and raises
+    :class:`PluginSettingError` naming the plugin, the setting and where it can be set
+    when the value is unusable. ``known`` lists the settings the plugin accepts: any other
+    key is an error at once (a typo must not be silently ignored). Values are shown in
+    messages only when short, and never by :meth:`text` or ``repr``, since a setting may
+    hold a secret.
+    """
+
+    __slots__ = ("_values", "plugin")
+
+    def __init__(
+        self, settings: Mapping[str, str], *, plugin: str, known: Iterable[str] | None = None
+    ) -> None:
+        self.plugin = plugin
+        self._values = {str(k): str(v) for k, v in settings.items()}
+        if known is not None:
+            allowed = sorted(set(known))
+            unknown = sorted(set(self._values) - set(allowed))
+            if unknown:
+                raise self.error(
+                    unknown[0], f"is not a setting of this plugin; it accepts {allowed}"
+                )
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"PluginSettings(plugin={self.plugin!r}, keys={sorted(self._values)!r})"
+
+    def error(self, key: str, problem: str) -> PluginSettingError:
+        """An error saying that setting ``key`` ``problem``; the factory raises it."""
+        return PluginSettingError(
+            f"plugin {self.plugin!r}: setting {key!r} {problem} (set in "
+            f"plugin_settings={{{self.plugin!r}: {{{key!r}: ...}}}} or "
+            f"{env_setting(self.plugin, key)})",
+            plugin=self.plugin, setting=key,
+        )
+
+    def _bad(self, key: str, expected: str) -> NoReturn:
+        value = self._values[key]
+        shown = repr(value) if len(value) <= _SHOWN_VALUE else "a longer value"
+        raise self.error(key, f"must be {expected}, not {shown}")
+
+    @overload
+    def text(self, key: str, default: str) -> str: ...
+    @overload
+    def text(self, key: str, default: None = None) -> str | None: ...
+    def text(self, key: str, default: str | None = None) -> str | None:
+        """The setting as given (surrounding spaces removed), or ``default``."""
+        value = self._values.get(key)
+        return default if value is None else value.strip()
+
+    def number(
+        self,
+        key: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        above: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
+        """A finite number, ``>= minimum``, ``> above`` and ``<= maximum`` when given."""
+        raw = self.text(key)
+        if raw is None:
+            return default
+        expected = _range("a number", minimum, above, maximum)
+        try:
+            value = float(raw)
+        except ValueError:
+            self._bad(key, expected)
+        if not (math.isfinite(value) and _within(value, minimum, above, maximum)):
+            self._bad(key, expected)
+        return value
+
+    def integer(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        """A whole number, ``>= minimum`` and ``<= maximum`` when given."""
+        raw = self.text(key)
+        if raw is None:
+            return default
+        expected = _range("a whole number", minimum, None, maximum)
+        try:
+            value = int(raw)
+        except ValueError:
+            self._bad(key, expected)
+        if not _within(value, minimum, None, maximum):
+            self._bad(key, expected)
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        """A boolean: true/false, yes/no, on/off or 1/0 (any case)."""
+        raw = self.text(key)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        self._bad(key, "true or false")
+
+    def choice(self, key: str, options: Sequence[str], default: str) -> str:
+        """One of ``options`` (compared case-insensitively, returned as listed)."""
+        raw = self.text(key)
+        if raw is None:
+            return default
+        for option in options:
+            if raw.lower() == option.lower():
+                return option
+        self._bad(key, "one of " + ", ".join(options))
+
+
+def _range(kind: str, minimum: float | None, above: float | None, maximum: float | None) -> str:
+    bounds = [f">= {minimum:g}" if minimum is not None else "",
+              f"> {above:g}" if above is not None else "",
+              f"<= {maximum:g}" if maximum is not None else ""]
+    shown = " and ".join(b for b in bounds if b)
+    return f"{kind} {shown}" if shown else kind
+
+
+def _within(
+    value: float, minimum: float | None, above: float | None, maximum: float | None
+) -> bool:
+    return (
+        (minimum is None or value >= minimum)
+        and (above is None or value > above)
+        and (maximum is None or value <= maximum)
+    )

@@ -1,0 +1,357 @@
+"""The HTTP transport on requests: the only module of eemw that imports requests.
+
+``RequestsTransport`` sends one attempt and returns what came back. Its contracts:
+
+* It never retries: urllib3's retries are off and the retry stage owns retrying, so a
+  dropped connection is one attempt at the server.
+* It never follows redirects: a 3xx comes back as a :class:`Response`.
+* It reads at most ``max_body_bytes`` of a (decoded) body; a longer body comes back cut
+  to that size with ``Response.truncated`` set, and the connection is discarded.
+* The attempt's ``timeout`` is a total deadline for the exchange: it is the read timeout
+  of each socket read, and the body is read in a loop that stops once it has passed, so
+  a server trickling bytes cannot hold an attempt open.
+* Every requests/urllib3/socket failure becomes :class:`ConnectError` (the request was
+  not sent) or :class:`ReadError` (it may have reached the server), with the original
+  exception chained as ``__cause__``.
+
+Per-call work is kept small. Environment proxies, CA bundle and adapter settings are
+resolved once per scheme and host, not on every call as ``Session.request`` does. When
+the session's adapter for a host is a stock :class:`~requests.adapters.HTTPAdapter` and
+no proxy applies, attempts go straight to that adapter's urllib3 connection pool (the
+pool ``adapter.send`` would use, with the same TLS settings), skipping requests'
+response building and cookie extraction; any other adapter is called through its
+``send``, as requests itself would.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import requests
+from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import select_proxy
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    EmptyPoolError,
+    NewConnectionError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.response import HTTPResponse
+from urllib3.util import Timeout
+
+from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError
+from ._http import Headers, Request, Response
+from ._redact import redact_url
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestsTransport"]
+
+logger = logging.getLogger("eemw.transport")
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+_CHUNK = 256 * 1024
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The scheme and authority of a URL: everything a route (adapter, proxy, pool) depends on.
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_UNSAFE_HEADER = re.compile(r"[\r\n\x00]")
+# urllib3 failures that happen before any byte of the request is written.
+_NOT_SENT = (
+    NewConnectionError, ConnectTimeoutError, SSLError, ProxyError, ClosedPoolError, EmptyPoolError,
+)
+_TIMEOUTS = (ReadTimeoutError, TimeoutError, requests.Timeout)
+
+
+class _Route(NamedTuple):
+    """How to reach one scheme+host: resolved once, reused by every attempt."""
+
+    adapter: BaseAdapter
+    proxies: dict[str, str]
+    verify: bool | str
+    pool: Any  # the adapter's urllib3 pool for the fast path, else None
+
+
+class RequestsTransport:
+    """Sends requests through one pooled :class:`requests.Session`.
+
+    ``session``: your own session. Its mounted adapters, ``proxies``, ``verify``,
+    ``cert`` and ``trust_env`` are used (settings are read once per host, when the host
+    is first called); its headers, cookies, auth and hooks are not, since the stack
+    supplies what a call needs. eemw never closes a session it did not create.
+    ``connect_timeout`` caps the connect phase of every attempt; the rest of the attempt
+    is bounded by the request's ``timeout``. ``verify=False`` turns TLS verification off
+    and logs a warning: it exists for debugging against a local proxy, never for
+    production.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        connect_timeout: float = 10.0,
+        verify: bool | str | None = None,
+        pool_maxsize: int = 32,
+    ) -> None:
+        if max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
+        self.max_body_bytes = max_body_bytes
+        self.connect_timeout = connect_timeout
+        if verify is False or (verify is None and session.verify is False):
+            logger.warning(
+                "TLS certificate verification is OFF for this eemw transport: "
+                "anyone on the network path can read and change its traffic"
+            )
+        self._verify: bool | str = session.verify if verify is None else verify  # type: ignore[assignment]
+        self._routes: dict[str, _Route] = {}
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session
+
+    def __call__(self, request: Request) -> Response:
+        """Send one attempt. Raises :class:`TransportError` when no response arrives."""
+        url = request.url
+        match = _ORIGIN.match(url)
+        if match is None:
+            raise ConnectError(f"{request.method} {redact_url(url)}: not an absolute http(s) URL")
+        origin = match.group()
+        route = self._routes.get(origin) or self._resolve(origin, url)
+        headers = request.headers._items
+        if _UNSAFE_HEADER.search("".join(headers.values())):
+            raise InvalidHeaderError("a request header contains a line break or NUL")
+        timeout = request.timeout
+        connect = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
+        started = time.monotonic()
+        pool = route.pool
+        if pool is not None and pool.pool is None:
+            route = self._resolve(origin, url)  # the adapter closed this pool; get its new one
+            pool = route.pool
+        if pool is not None:
+            raw = self._urlopen(pool, request, url[match.end():] or "/", connect)
+            status, header_items = raw.status, raw.headers.itermerged()
+        else:
+            sent = self._adapter_send(route, request, connect)
+            raw, status, header_items = sent.raw, sent.status_code, sent.headers.items()
+        body, truncated = self._read(raw, request, started)
+        return Response(
+            status, Headers._of({k.lower(): v for k, v in header_items}), body, request,
+            truncated=truncated,
+        )
+
+    def _resolve(self, origin: str, url: str) -> _Route:
+        # Session.request re-reads proxies and CA settings from the environment on every
+        # call; one lookup per host is enough for a long-lived client.
+        session = self._session
+        settings = session.merge_environment_settings(url, {}, True, self._verify, session.cert)
+        adapter = session.get_adapter(url)
+        proxies = dict(settings.get("proxies") or {})
+        verify = settings["verify"]
+        verify = True if verify is None else verify
+        pool = None
+        connect = getattr(adapter, "get_connection_with_tls_context", None)
+        if (
+            type(adapter) is HTTPAdapter
+            and connect is not None
+            and select_proxy(url, proxies) is None
+            and "@" not in origin
+        ):
+            probe = requests.PreparedRequest()
+            probe.url = url
+            try:
+                pool = connect(probe, verify, proxies=proxies, cert=session.cert)
+            except (requests.RequestException, ValueError) as exc:
+                raise ConnectError(f"cannot connect to {redact_url(origin)}: {exc}") from exc
+            # The TLS settings requests applies to the pool before every send: once is enough.
+            adapter.cert_verify(pool, url, verify, session.cert)  # type: ignore[no-untyped-call]
+        route = _Route(adapter, proxies, verify, pool)
+        self._routes[origin] = route
+        return route
+
+    def _urlopen(self, pool: Any, request: Request, target: str, connect: float) -> Any:
+        try:
+            return pool.urlopen(
+                request.method, target, body=request.body, headers=request.headers._items,
+                retries=False, redirect=False, assert_same_host=False,
+                timeout=Timeout(connect=connect, read=request.timeout),
+                preload_content=False, decode_content=True, release_conn=False,
+            )
+        except (Urllib3HTTPError, OSError) as exc:
+            raise _failure(exc, request, sent=not isinstance(exc, _NOT_SENT)) from exc
+
+    def _adapter_send(
+        self, route: _Route, request: Request, connect: float
+    ) -> requests.Response:
+        try:
+            return route.adapter.send(
+                _prepare(request),
+                stream=True,
+                timeout=(connect, request.timeout),  # type: ignore[arg-type]
+                verify=route.verify,
+                cert=self._session.cert,
+                proxies=route.proxies,
+            )
+        except requests.RequestException as exc:
+            raise _map_requests_error(exc, request) from exc
+
+    def _read(self, raw: Any, request: Request, started: float) -> tuple[bytes, bool]:
+        """Read the body up to the cap, within the attempt's total timeout.
+
+        The connection goes back to the pool only after a complete, uncut body; otherwise
+        it is closed, so no later attempt can read this response's leftovers.
+        """
+        limit = self.max_body_bytes
+        timeout = request.timeout
+        deadline = None if timeout is None else started + timeout
+        read = _reader(raw)
+        chunks: list[bytes] = []
+        size = 0
+        complete = False
+        try:
+            while size <= limit:
+                chunk = read(min(_CHUNK, limit + 1 - size))
+                if not chunk:
+                    complete = True
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if deadline is not None:
+                    _check_deadline(raw, request, deadline)
+        except (Urllib3HTTPError, requests.RequestException, OSError) as exc:
+            raise _failure(exc, request, sent=True, reading=True) from exc
+        finally:
+            _finish(raw, complete)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if size > limit:
+            return body[:limit], True
+        return body, False
+
+    def close(self) -> None:
+        """Close the pooled connections (only of a session this transport created).
+
+        urllib3 2 no longer closes the pools a cleared pool manager drops, so the pools
+        this transport holds are closed here too. A caller's session is left open: its
+        pools stay usable by the caller.
+        """
+        routes, self._routes = self._routes, {}
+        if not self._owns_session:
+            return
+        self._session.close()
+        for route in routes.values():
+            if route.pool is not None:
+                route.pool.close()
+
+    def google_auth_request(self) -> Any:
+        """A ``google.auth.transport.Request`` that refreshes tokens over this session."""
+        from google.auth.transport.requests import Request as AuthRequest
+
+        return AuthRequest(self._session)
+
+    def __repr__(self) -> str:
+        return f"<RequestsTransport max_body_bytes={self.max_body_bytes}>"
+
+
+def _prepare(request: Request) -> requests.PreparedRequest:
+    headers = CaseInsensitiveDict(request.headers._items)
+    body = request.body
+    if body is not None:
+        headers["Content-Length"] = str(len(body))
+    elif request.method in _BODY_METHODS:
+        headers["Content-Length"] = "0"
+    prepared = requests.PreparedRequest()
+    prepared.method = request.method
+    prepared.url = request.url
+    prepared.headers = headers
+    prepared.body = body
+    prepared.hooks = {"response": []}
+    return prepared
+
+
+def _reader(raw: Any) -> Callable[[int], bytes]:
+    read: Callable[..., bytes] = getattr(raw, "read1", None) or raw.read
+    if isinstance(raw, HTTPResponse):
+        # requests asks urllib3 for undecoded bytes; eemw wants the JSON, gzip or not.
+        return partial(read, decode_content=True)
+    return read
+
+
+def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
+    # A server that trickles bytes never trips the per-read socket timeout, so the total
+    # is checked between reads and the next read may wait only for the time left.
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ReadError(
+            f"{request.method} {redact_url(request.url)}: the response body did not "
+            f"arrive within the attempt timeout of {_secs(request.timeout)}",
+            operation=request.call.name,
+        )
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(left)
+
+
+def _finish(raw: Any, complete: bool) -> None:
+    if not complete:
+        raw.close()
+    release = getattr(raw, "release_conn", None)
+    if release is not None:
+        release()
+
+
+def _failure(
+    exc: BaseException, request: Request, *, sent: bool, reading: bool = False
+) -> TransportError:
+    where = f"{request.method} {redact_url(request.url)}"
+    op = request.call.name
+    if not sent:
+        return ConnectError(f"{where}: could not connect ({_root(exc)})", operation=op)
+    if isinstance(exc, _TIMEOUTS):
+        what = "the response body did not arrive" if reading else "no response"
+        return ReadError(
+            f"{where}: {what} within the attempt timeout of {_secs(request.timeout)}",
+            operation=op,
+        )
+    if reading:
+        return ReadError(
+            f"{where}: the connection failed while reading the response ({_root(exc)})",
+            operation=op,
+        )
+    return ReadError(f"{where}: the connection failed after sending ({_root(exc)})", operation=op)
+
+
+def _map_requests_error(exc: requests.RequestException, request: Request) -> TransportError:
+    not_sent = isinstance(exc, (
+        requests.ConnectTimeout, requests.exceptions.ProxyError,
+        requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+    )) or (isinstance(exc, requests.ConnectionError) and _never_sent(exc))
+    return _failure(exc, request, sent=not not_sent)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, _NOT_SENT)
+
+
+def _root(exc: BaseException) -> str:
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    return type(exc).__name__
+
+
+def _secs(timeout: float | None) -> str:
+    return "none" if timeout is None else f"{timeout:.3g}s"

@@ -1,0 +1,295 @@
+"""The tracing stage: OpenTelemetry spans and metrics, through opentelemetry-api only.
+
+Two halves:
+
+* :class:`Tracing`, the outermost stage, opens one INTERNAL span per logical call, named
+  after it (``eemw operations.cancel``), and records the call duration histogram.
+* :meth:`Tracing.attempts` wraps the transport itself, so each HTTP attempt gets one CLIENT
+  span that measures exactly the exchange, per the stable HTTP client semantic conventions.
+  It injects the trace context into the attempt's headers and suppresses HTTP
+  auto-instrumentation (requests, urllib3) underneath, so no attempt gets a second span.
+
+Spans and their attributes
+--------------------------
+Call span ``eemw operations.<kind>`` (INTERNAL): ``eemw.call`` (``operations.get``),
+``eemw.project``, ``eemw.api_version``, ``eemw.operation.name`` (the full operation name;
+not on ``list``), then the caller's :data:`~eemw.TRACE_ATTRIBUTES` (eemw's own names win).
+A raised error sets status ERROR, ``error.type`` (the exception class name, e.g.
+``NotFoundError``) and an ``exception`` event. The retry stage adds an ``eemw.retry`` event.
+
+Attempt span ``{method}`` (CLIENT), e.g. ``GET``: ``http.request.method``, ``url.full``
+(user:password and credential query values replaced by ``REDACTED``), ``server.address``,
+``server.port``, ``eemw.call``, ``http.request.resend_count`` on every send after the first
+(retries and the auth stage's re-send after a 401 alike), ``http.response.status_code``.
+A status >= 400 sets status ERROR and ``error.type`` to the status code (``"503"``); a
+failure without a response sets ``error.type`` to the exception class (``ConnectError``,
+``ReadError``). The name is the bare method, not ``{method} {url.template}``:
+``url.template`` is still a development-stage convention and the parent call span already
+names the call, so the stable name keeps HTTP dashboards grouping eemw with other clients.
+
+Attributes are given when a span starts, as the conventions ask, so samplers can use them.
+
+Cost without an SDK
+-------------------
+While no real tracer provider is in use (none passed and none set globally, a
+``NoOpTracerProvider``, or the SDK disabled), no span is started, no context attached and no
+attribute built: each call only asks the API which provider is current and injects the
+caller's own trace context, if any, into the attempt's headers. Tracing starts on the next
+call once a provider is set globally.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from .._errors import ApiError, EemwError
+from .._http import ContextKey, Request, Response
+from .._keys import ATTEMPT, TRACE_ATTRIBUTES
+from .._metrics import Metrics
+from .._pipeline import Handler
+from .._redact import redact_url
+from .._version import __version__
+
+__all__ = ["Tracing"]
+
+Attributes = dict[str, AttributeValue]
+
+# Private in opentelemetry-api, but it is the key every HTTP instrumentation (requests,
+# urllib3, urllib, httpx) checks; without it there is nothing to suppress with.
+_SUPPRESS_HTTP = getattr(otel_context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None)
+
+# Methods the HTTP conventions call "known"; any other is reported as _OTHER.
+_KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_SENDS: ContextKey[Iterator[int] | None] = ContextKey("eemw.tracing.sends", None)
+"""Counts the sends of one logical call, whatever caused the resend (retry or auth)."""
+
+
+class Tracing:
+    """Spans and metrics for every call and attempt (call phase, outermost).
+
+    ``tracer_provider``: the provider to use; ``None`` (the default) follows the global
+    provider, so tracing starts once the application sets one. ``metrics``: the
+    instruments to record to (none by default). ``clock``: seconds, for the duration
+    histogram. One instance serves any number of threads and stacks.
+    """
+
+    __slots__ = ("_clock", "_metrics", "_tracers")
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._tracers = _Tracers(tracer_provider)
+        self._metrics = metrics or Metrics.disabled()
+        self._clock = clock
+
+    def __call__(self, request: Request, call_next: Handler) -> Response:
+        tracer = self._tracers.current()
+        started = self._clock()
+        try:
+            if tracer is None:
+                response = call_next(request)
+            else:
+                response = _call_traced(tracer, request, call_next)
+        except BaseException as error:
+            self._metrics.call(request.call, self._clock() - started, _error_name(error))
+            raise
+        self._metrics.call(request.call, self._clock() - started, None)
+        return response
+
+    def attempts(self, transport: Handler) -> Handler:
+        """``transport`` wrapped so each attempt gets a CLIENT span and trace headers."""
+        tracers, metrics = self._tracers, self._metrics
+
+        def send(request: Request) -> Response:
+            tracer = tracers.current()
+            try:
+                if tracer is None:
+                    response = transport(_with_trace_headers(request, None))
+                else:
+                    response = _send_traced(tracer, transport, request)
+            except BaseException as error:
+                metrics.attempt(request.call, _error_type(error))
+                raise
+            status = response.status
+            metrics.attempt(request.call, str(status) if status >= 400 else None)
+            return response
+
+        return send
+
+    def __repr__(self) -> str:
+        return "Tracing()"
+
+
+class _Tracers:
+    """Which tracer to use for the next call: ``None`` while tracing is a no-op.
+
+    An explicit provider is resolved once. Without one, the global provider is asked on
+    every call (it changes at most once, from the API's proxy to the application's
+    provider), and the tracer it gives is kept until it changes.
+    """
+
+    __slots__ = ("_fixed", "_follow", "_resolved")
+
+    def __init__(self, provider: trace.TracerProvider | None) -> None:
+        self._follow = provider is None or isinstance(provider, trace.ProxyTracerProvider)
+        self._fixed = None if provider is None or self._follow else _real_tracer(provider)
+        # One tuple, replaced whole, so a thread never sees a provider with another's tracer.
+        self._resolved: tuple[object, trace.Tracer | None] = (None, None)
+
+    def current(self) -> trace.Tracer | None:
+        if not self._follow:
+            return self._fixed
+        provider = trace.get_tracer_provider()
+        seen, tracer = self._resolved
+        if provider is seen:
+            return tracer
+        tracer = None if isinstance(provider, trace.ProxyTracerProvider) else _real_tracer(provider)
+        self._resolved = (provider, tracer)
+        return tracer
+
+
+def _real_tracer(provider: trace.TracerProvider) -> trace.Tracer | None:
+    tracer = provider.get_tracer("eemw", __version__)
+    return None if isinstance(tracer, trace.NoOpTracer) else tracer
+
+
+def _call_traced(tracer: trace.Tracer, request: Request, call_next: Handler) -> Response:
+    span = tracer.start_span(
+        "eemw " + request.call.label, kind=SpanKind.INTERNAL,
+        attributes=_call_attributes(request),
+    )
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        return call_next(request.with_context(_SENDS, itertools.count()))
+    except BaseException as error:
+        if span.is_recording():
+            span.set_attribute("error.type", _error_name(error))
+            # Only eemw's messages are secret-free by contract, so only they become the
+            # description; for anything else error.type and the exception event suffice.
+            detail = str(error) if isinstance(error, EemwError) else None
+            span.set_status(Status(StatusCode.ERROR, detail))
+            span.record_exception(error, escaped=True)
+        raise
+    finally:
+        otel_context.detach(token)
+        span.end()
+
+
+def _send_traced(tracer: trace.Tracer, transport: Handler, request: Request) -> Response:
+    sends = request.context.get(_SENDS)
+    resend = next(sends) if sends is not None else request.context.get(ATTEMPT)
+    method = request.method
+    span = tracer.start_span(
+        method if method in _KNOWN_METHODS else "HTTP", kind=SpanKind.CLIENT,
+        attributes=_attempt_attributes(request, resend),
+    )
+    context = trace.set_span_in_context(span)
+    request = _with_trace_headers(request, context)
+    if _SUPPRESS_HTTP is not None:
+        context = otel_context.set_value(_SUPPRESS_HTTP, True, context)
+    token = otel_context.attach(context)
+    try:
+        response = transport(request)
+    except BaseException as error:
+        if span.is_recording():
+            span.set_attribute("error.type", _error_type(error))
+            detail = str(error) if isinstance(error, EemwError) else None
+            span.set_status(Status(StatusCode.ERROR, detail))
+        raise
+    else:
+        if span.is_recording():
+            _record_status(span, response.status)
+        return response
+    finally:
+        otel_context.detach(token)
+        span.end()
+
+
+def _record_status(span: trace.Span, status: int) -> None:
+    span.set_attribute("http.response.status_code", status)
+    if status >= 400:
+        # The status code says it all: no description, as the HTTP conventions ask.
+        span.set_attribute("error.type", str(status))
+        span.set_status(Status(StatusCode.ERROR))
+
+
+def _with_trace_headers(request: Request, context: otel_context.Context | None) -> Request:
+    """``request`` carrying the trace context (the current one when ``context`` is None)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=context)
+    return request.with_headers(carrier) if carrier else request
+
+
+def _call_attributes(request: Request) -> Attributes:
+    call = request.call
+    extra = request.context.get(TRACE_ATTRIBUTES)
+    attributes: Attributes = dict(extra)
+    attributes["eemw.call"] = call.label
+    attributes["eemw.project"] = call.project
+    attributes["eemw.api_version"] = call.api_version
+    if call.name:
+        attributes["eemw.operation.name"] = call.name
+    return attributes
+
+
+def _attempt_attributes(request: Request, resend: int) -> Attributes:
+    method = request.method
+    attributes: Attributes = {"url.full": redact_url(request.url)}
+    if method in _KNOWN_METHODS:
+        attributes["http.request.method"] = method
+    else:
+        attributes["http.request.method"] = "_OTHER"
+        attributes["http.request.method_original"] = method
+    host, port = _server(request.url)
+    if host:
+        attributes["server.address"] = host
+    if port is not None:
+        attributes["server.port"] = port
+    attributes["eemw.call"] = request.call.label
+    if resend:
+        attributes["http.request.resend_count"] = resend
+    return attributes
+
+
+def _server(url: str) -> tuple[str | None, int | None]:
+    """Host and port of ``url``, the port defaulting to the scheme's; never raises."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, None
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # out of range or not a number: telemetry must not fail the call
+        port = None
+    return parts.hostname, port
+
+
+def _error_name(error: BaseException) -> str:
+    """``error.type`` of a logical call: the exception's class (``NotFoundError``)."""
+    kind = type(error)
+    if isinstance(error, EemwError) or kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _error_type(error: BaseException) -> str:
+    """``error.type`` of an attempt: the HTTP status when there was one, else the class."""
+    if isinstance(error, ApiError):
+        return str(error.http_status)
+    return _error_name(error)
