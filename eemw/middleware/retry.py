@@ -425,7 +425,7 @@ class Retry:
         if span.is_recording():
             span.add_event(
                 "eemw.retry",
-                {"eemw.attempt": attempts, "eemw.retry.delay_s": delay, "error.type": kind},
+                {"eemw.attempt": attempts, "eemw.retry.delay": delay, "error.type": kind},
             )
         self._metrics.retry(request.call, kind)
 
