@@ -128,7 +128,7 @@ class Client:
             transport = RequestsTransport()
         self.transport = transport
         metrics = Metrics(meter_provider)
-        tracing = Tracing(tracer_provider=tracer_provider, metrics=metrics)
+        tracing = Tracing(tracer_provider=tracer_provider, metrics=metrics, clock=clock)
         refresh = getattr(transport, "google_auth_request", None) or _default_refresh_request
         stack = Stack([
             Entry("tracing", tracing, "call"),
@@ -233,12 +233,13 @@ class Operations:
         *,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        trace_attributes: Mapping[str, Any] | None = None,
     ) -> Operation:
         """The operation ``name`` (a full name, or an id in the client's project)."""
         op = self._client._name(name)
         response = self._client._send(
             self._call("get", op), "GET", op.path(self._client.api_version),
-            timeout=timeout, retry=retry,
+            timeout=timeout, retry=retry, attributes=trace_attributes,
         )
         return Operation.from_wire(response.json())
 
@@ -249,6 +250,7 @@ class Operations:
         idempotency_key: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        trace_attributes: Mapping[str, Any] | None = None,
     ) -> None:
         """Ask the server to cancel ``name``. Best effort: it may still finish.
 
@@ -259,6 +261,7 @@ class Operations:
         self._client._send(
             self._call("cancel", op), "POST", op.path(self._client.api_version) + ":cancel",
             timeout=timeout, retry=retry, idempotency_key=idempotency_key,
+            attributes=trace_attributes,
         )
 
     def delete(
@@ -268,12 +271,14 @@ class Operations:
         idempotency_key: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        trace_attributes: Mapping[str, Any] | None = None,
     ) -> None:
         """Delete the record of ``name`` (the task itself is not cancelled)."""
         op = self._client._name(name)
         self._client._send(
             self._call("delete", op), "DELETE", op.path(self._client.api_version),
             timeout=timeout, retry=retry, idempotency_key=idempotency_key,
+            attributes=trace_attributes,
         )
 
     def list(
@@ -287,12 +292,15 @@ class Operations:
         type: str | Iterable[str] | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        trace_attributes: Mapping[str, Any] | None = None,
     ) -> Iterator[Operation]:
         """Iterate over a project's operations, fetching pages lazily, only as needed.
 
         ``filter`` is passed to the server as is. ``state`` and ``type`` filter on the
         client, after it. ``limit`` stops after that many matching operations.
         ``timeout`` applies to each page request.
+
+        ``trace_attributes`` (on every method) are added to the call's span.
         """
         client = self._client
         project = project or client.project
@@ -313,7 +321,7 @@ class Operations:
             query["filter"] = filter
         if page_size:
             query["pageSize"] = str(page_size)
-        return self._pages(call, path, query, limit, keep, timeout, retry)
+        return self._pages(call, path, query, limit, keep, timeout, retry, trace_attributes)
 
     def _pages(
         self,
@@ -324,11 +332,13 @@ class Operations:
         keep: Callable[[Operation], bool],
         timeout: float | None,
         retry: RetryPolicy | None,
+        attributes: Mapping[str, Any] | None,
     ) -> Iterator[Operation]:
         found = 0
         while limit is None or found < limit:
             response = self._client._send(
-                call, "GET", path, query=query, timeout=timeout, retry=retry
+                call, "GET", path, query=query, timeout=timeout, retry=retry,
+                attributes=attributes,
             )
             page = response.json()
             for raw in page.get("operations", ()):

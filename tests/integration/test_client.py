@@ -298,3 +298,20 @@ def test_wait_many_uses_one_schedule(emu: Emulator) -> None:
     gets = [r.path.rsplit("/", 1)[1] for r in api_requests(emu)]
     # Done operations drop out of the schedule: the quick one is fetched least.
     assert gets.count(quick.rsplit("/", 1)[1]) < gets.count(slow.rsplit("/", 1)[1])
+
+
+def test_trace_attributes_reach_the_call_span(emu: Emulator) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    name = emu.add_operation("demo", state="RUNNING")
+    with make_client(emu, tracer_provider=provider) as client:
+        client.operations.cancel(name, trace_attributes={"app.job": "nightly-cleanup"})
+    (call_span,) = [s for s in exporter.get_finished_spans() if s.name == "eemw operations.cancel"]
+    assert call_span.attributes is not None
+    assert call_span.attributes["app.job"] == "nightly-cleanup"
+    assert call_span.attributes["eemw.operation.name"] == name
