@@ -65,7 +65,14 @@ from ._plugins import (
 )
 from ._transport import RequestsTransport
 from ._version import __version__
-from .middleware.auth import CLOUD_PLATFORM_SCOPE, EARTHENGINE_SCOPE, REQUIRED_SCOPES, Auth
+from .middleware.auth import (
+    CLOUD_PLATFORM_SCOPE,
+    DEFAULT_SCOPES,
+    EARTHENGINE_SCOPE,
+    REQUIRED_SCOPES,
+    Auth,
+    MissingScopeWarning,
+)
 from .middleware.check import Check
 from .middleware.idempotency import Idempotency
 from .middleware.retry import RETRY_POLICY, Decision, Retry, RetryBudget, RetryPolicy, RetryState
@@ -78,6 +85,7 @@ __all__ = [
     "CLOUD_PLATFORM_SCOPE",
     "DEADLINE",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_SCOPES",
     "DEFAULT_TIMEOUTS",
     "EARTHENGINE_SCOPE",
     "ENTRY_POINT_GROUP",
@@ -115,6 +123,7 @@ __all__ = [
     "InvalidNameError",
     "MalformedResponseError",
     "Middleware",
+    "MissingScopeWarning",
     "NotFoundError",
     "Notification",
     "Operation",

@@ -129,7 +129,7 @@ class Client:
         self.transport = transport
         metrics = Metrics(meter_provider)
         tracing = Tracing(tracer_provider=tracer_provider, metrics=metrics, clock=clock)
-        refresh = getattr(transport, "google_auth_request", None) or _default_refresh_request
+        refresh = getattr(transport, "google_auth_request", None) or _LazyRefreshRequest()
         stack = Stack([
             Entry("tracing", tracing, "call"),
             Entry("idempotency", Idempotency(
@@ -634,7 +634,19 @@ def _credentials(
     return found, project
 
 
-def _default_refresh_request() -> Any:
-    from ._transport import RequestsTransport
+class _LazyRefreshRequest:
+    """Token refreshes for a transport that has no session of its own (e.g. MockTransport).
 
-    return RequestsTransport().google_auth_request()
+    One requests-based transport is made on the first refresh and reused after, so a client
+    does not open a new connection pool per refresh.
+    """
+
+    def __init__(self) -> None:
+        self._request: Any = None
+
+    def __call__(self) -> Any:
+        if self._request is None:
+            from ._transport import RequestsTransport
+
+            self._request = RequestsTransport().google_auth_request()
+        return self._request
