@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import math
 import os
 import platform
@@ -62,6 +63,8 @@ DEFAULT_TIMEOUTS: Mapping[CallKind, float] = {
     "get": 60.0, "list": 60.0, "cancel": 60.0, "delete": 60.0, "wait": 600.0,
 }
 """The default deadline of each kind of call, in seconds (``wait``: the whole wait)."""
+
+logger = logging.getLogger("eemw.client")
 
 _MAX_SERVER_WAIT = 60.0
 _HEADER_SAFE = frozenset(map(chr, range(0x20, 0x7F)))
@@ -407,7 +410,8 @@ class Operations:
         Every name is validated first, so a bad one raises :class:`~eemw.InvalidNameError`
         before anything is sent. Each cancel goes through the full stack (retry budget,
         idempotency keys, plugins). One failure never stops the rest: it is reported in its
-        result. ``on_result`` is called (from worker threads) as each cancel finishes.
+        result. ``on_result`` is called (from worker threads) as each cancel finishes; an
+        exception it raises is logged and changes neither the other cancels nor the results.
         """
         targets = [self._client._name(n) for n in names]
         if not isinstance(max_workers, int) or max_workers < 1:
@@ -417,7 +421,10 @@ class Operations:
         def one(name: OperationName) -> CancelResult:
             result = self._cancel_result(name, timeout, retry)
             if on_result is not None:
-                on_result(result)
+                try:
+                    on_result(result)
+                except Exception:
+                    logger.exception("cancel_many: on_result raised for %s", name)
             return result
 
         if not targets:

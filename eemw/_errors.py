@@ -168,7 +168,8 @@ class ApiError(EemwError):
     def _describe(self) -> str:
         where = " ".join(x for x in (self.call, self.operation) if x)
         head = f"{where}: " if where else ""
-        text = f"{head}{self.http_status} {self.rpc_status}: {self.message}"
+        # Server messages often end with "."; the suffixes below add their own.
+        text = f"{head}{self.http_status} {self.rpc_status}: {self.message.rstrip('.')}"
         if self.reason:
             text += f" (reason: {self.reason})"
         if self.retry_after is not None:

@@ -315,3 +315,14 @@ def test_trace_attributes_reach_the_call_span(emu: Emulator) -> None:
     assert call_span.attributes is not None
     assert call_span.attributes["app.job"] == "nightly-cleanup"
     assert call_span.attributes["eemw.operation.name"] == name
+
+
+def test_cancel_many_survives_a_callback_that_raises(emu: Emulator) -> None:
+    names = [emu.add_operation("demo", state="RUNNING") for _ in range(3)]
+
+    def explode(result: eemw.CancelResult) -> None:
+        raise RuntimeError("progress bar broke")
+
+    with make_client(emu) as client:
+        results = client.operations.cancel_many(names, on_result=explode)
+    assert [r.outcome for r in results] == ["cancelled"] * 3

@@ -1,0 +1,367 @@
+"""One function per command: ``(args, settings, out) -> exit code``.
+
+Errors are raised, not printed: :func:`eemw.cli.main` turns them into one line on stderr
+and an exit code. Bulk commands (cancel, wait) decide their own code from their results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+
+from rich.progress import Progress, TaskID
+from rich.prompt import Confirm
+from rich.text import Text
+
+from .._client import CancelResult, Operations
+from .._errors import UsageError
+from .._models import Operation, OperationName
+from .._plugins import enabled_names, installed_plugins
+from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
+from .output import (
+    Output,
+    cancel_record,
+    cancel_table,
+    operation_detail,
+    operation_record,
+    operations_table,
+    plugin_record,
+    plugins_table,
+    stack_record,
+    stack_table,
+)
+from .session import EMULATOR_PROJECT, Settings, check_project, open_client
+
+__all__ = [
+    "cancel", "delete", "demo", "emulator", "get", "list_", "plugins", "stack", "wait",
+]
+
+DEFAULT_CANCEL_STATES = ("PENDING", "RUNNING")
+_CANCEL_OUTCOMES = ("cancelled", "already_done", "not_found", "error")
+_Update = Callable[[Operation, dict[str, Operation]], None]
+# Past this many operations `wait` shows one overall bar instead of one bar each.
+_MAX_BARS = 10
+# A person is watching: never let the polling back off past a few seconds.
+_MAX_POLL = 5.0
+
+
+def split_values(values: Sequence[str] | None) -> list[str]:
+    """``--state A,B --state C`` → ``["A", "B", "C"]``."""
+    return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
+
+
+def _states(values: Sequence[str] | None) -> list[str]:
+    return [v.upper() for v in split_values(values)]
+
+
+def _names(args_names: Iterable[str], project: str | None) -> list[str]:
+    # Validated up front, so a typo fails before anything is sent; duplicates count once.
+    return list(dict.fromkeys(OperationName.parse(n, project).name for n in args_names))
+
+
+def _exit_code(ok: int, total: int) -> int:
+    if ok == total:
+        return EXIT_OK
+    return EXIT_ERROR if ok == 0 else EXIT_PARTIAL
+
+
+def _count(items: Sequence[object], noun: str = "operation") -> str:
+    return f"{len(items)} {noun}{'s' * (len(items) != 1)}"
+
+
+def _summary(counts: Counter[str], order: Sequence[str]) -> str:
+    parts = [f"{counts[key]} {key.replace('_', ' ')}" for key in order if counts[key]]
+    return ", ".join(parts) or "nothing"
+
+
+# -- operations get / list / delete --------------------------------------------------------
+
+
+def get(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    with open_client(settings) as client:
+        op = client.operations.get(args.name)
+    if out.json:
+        out.record(operation_record(op))
+    else:
+        out.show(operation_detail(op))
+    return EXIT_OK
+
+
+def list_(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    with open_client(settings) as client:
+        project = check_project(client)
+        ops = client.operations.list(
+            state=_states(args.state) or None,
+            type=split_values(args.type) or None,
+            limit=args.limit,
+            filter=args.filter,
+            page_size=args.page_size,
+        )
+        if out.json:
+            for op in ops:  # streamed: a script sees each page as it arrives
+                out.record(operation_record(op))
+            return EXIT_OK
+        found = list(ops)
+    if found:
+        out.show(operations_table(found, title=f"projects/{project}/operations", wide=out.wide))
+    out.show(Text(_count(found), style="dim"))
+    return EXIT_OK
+
+
+def delete(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    with open_client(settings) as client:
+        name = OperationName.parse(args.name, client.project).name
+        client.operations.delete(name)
+    if out.json:
+        out.record({"name": name, "outcome": "deleted"})
+    else:
+        out.show(Text(f"deleted {name}"))
+    return EXIT_OK
+
+
+# -- operations cancel ---------------------------------------------------------------------
+
+
+def cancel(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    if bool(args.names) == args.all:
+        raise UsageError("give the operations to cancel, or --all (not both)")
+    if (args.state or args.type) and not args.all:
+        raise UsageError("--state and --type select operations for --all only")
+    if args.all and not (args.dry_run or args.yes or sys.stdin.isatty()):
+        raise UsageError(
+            "refusing to cancel every matching operation without confirmation: pass --yes "
+            "(or --dry-run to list what would be cancelled)"
+        )
+    with open_client(settings) as client:
+        targets: list[Operation] | None = None
+        if args.all:
+            project = check_project(client)
+            states = _states(args.state) or list(DEFAULT_CANCEL_STATES)
+            targets = list(client.operations.list(
+                state=states, type=split_values(args.type) or None
+            ))
+            names = [op.name for op in targets]
+        else:
+            names = _names(args.names, client.project)
+        if args.dry_run:
+            return _dry_run(out, names, targets)
+        if not names:
+            _say(out, "nothing to cancel")
+            return EXIT_OK
+        if targets is not None and not args.yes and not _confirm(out, targets, project):
+            _say(out, "nothing cancelled")
+            return EXIT_INTERRUPTED
+        return _cancel_all(client.operations, names, out)
+
+
+def _say(out: Output, text: str) -> None:
+    if not out.json:
+        out.note(text, style="")
+
+
+def _dry_run(out: Output, names: list[str], targets: list[Operation] | None) -> int:
+    if out.json:
+        for name in names:
+            out.record(cancel_record(name, "would_cancel"))
+        return EXIT_OK
+    if targets:
+        out.show(operations_table(targets, title="Would cancel:", wide=out.wide))
+    elif names:
+        out.show(Text("Would cancel:\n" + "\n".join(f"  {n}" for n in names)))
+    out.show(Text(f"dry run: {_count(names)} would be cancelled; nothing was sent",
+                  style="dim"))
+    return EXIT_OK
+
+
+def _confirm(out: Output, targets: list[Operation], project: str) -> bool:
+    if not out.json:
+        out.show(operations_table(targets, title="About to cancel:", wide=out.wide))
+    try:
+        return Confirm.ask(
+            f"Cancel {_count(targets)} in project {project}?", console=out.err, default=False
+        )
+    except EOFError:
+        return False
+
+
+def _cancel_all(operations: Operations, names: list[str], out: Output) -> int:
+    done: list[CancelResult] = []
+    lock = threading.Lock()
+    try:
+        if not out.json:
+            out.note(f"cancelling {_count(names)} (Ctrl-C to stop)…")
+        with out.progress() as progress:
+            task = progress.add_task("cancelling", total=len(names))
+
+            def on_result(result: CancelResult) -> None:
+                with lock:
+                    done.append(result)
+                progress.advance(task)
+                if out.json:
+                    out.record(cancel_record(result.name, result.outcome, result.error))
+
+            results = operations.cancel_many(names, on_result=on_result)
+    except KeyboardInterrupt:
+        return _cancel_interrupted(out, done, len(names))
+    if not out.json:
+        out.show(cancel_table(results))
+        counts = Counter[str](r.outcome for r in results)
+        out.show(Text(_summary(counts, _CANCEL_OUTCOMES)))
+    return _exit_code(sum(r.ok for r in results), len(results))
+
+
+def _cancel_interrupted(out: Output, done: list[CancelResult], total: int) -> int:
+    if not out.json and done:
+        out.show(cancel_table(done))
+    counts = Counter[str](r.outcome for r in done)
+    out.note(
+        f"interrupted: {len(done)} of {total} cancels finished "
+        f"({_summary(counts, _CANCEL_OUTCOMES)}); "
+        f"{total - len(done)} not sent or not confirmed",
+        style="bold",
+    )
+    return EXIT_INTERRUPTED
+
+
+# -- operations wait -----------------------------------------------------------------------
+
+
+def wait(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    with open_client(settings) as client:
+        names = _names(args.names, client.project)
+        latest: dict[str, Operation] = {}
+        try:
+            results = _wait_all(client.operations, names, args, out, latest)
+        except KeyboardInterrupt:
+            seen = [latest[n] for n in names if n in latest]
+            _show_ops(out, seen)
+            finished = sum(op.done for op in seen)
+            out.note(f"interrupted: {finished} of {_count(names)} done; stopped waiting "
+                     "(nothing was cancelled)", style="bold")
+            return EXIT_INTERRUPTED
+    _show_ops(out, results)
+    counts = Counter(_wait_outcome(op, args.timeout) for op in results)
+    if not out.json:
+        order = sorted(counts, key=lambda k: (k != "succeeded", k))
+        out.show(Text(_summary(counts, order)))
+    return _exit_code(counts["succeeded"], len(results))
+
+
+def _wait_all(
+    operations: Operations, names: list[str], args: argparse.Namespace, out: Output,
+    latest: dict[str, Operation],
+) -> list[Operation]:
+    """``wait_many`` with a progress display; ``latest`` keeps every state seen so far."""
+    if not out.json:
+        out.note(f"waiting for {_count(names)} (timeout {args.timeout:g}s; Ctrl-C to stop)…")
+    with out.progress() as progress:
+        update = _wait_display(progress, names)
+
+        def on_update(op: Operation) -> None:
+            latest[op.name] = op
+            update(op, latest)
+
+        return operations.wait_many(
+            names, timeout=args.timeout, poll_interval=args.poll_interval,
+            max_poll_interval=max(args.poll_interval, _MAX_POLL), on_update=on_update,
+        )
+
+
+def _wait_outcome(op: Operation, timeout: float) -> str:
+    if not op.done:
+        return f"not done after {timeout:g}s"
+    return op.state.value.lower()
+
+
+def _show_ops(out: Output, ops: list[Operation]) -> None:
+    if out.json:
+        for op in ops:
+            out.record(operation_record(op))
+    elif ops:
+        out.show(operations_table(ops, wide=out.wide))
+
+
+def _wait_display(progress: Progress, names: list[str]) -> _Update:
+    if len(names) > _MAX_BARS:
+        overall = progress.add_task(f"{len(names)} operations", total=len(names))
+
+        def count(op: Operation, latest: dict[str, Operation]) -> None:
+            progress.update(overall, completed=sum(o.done for o in latest.values()))
+
+        return count
+    bars: dict[str, TaskID] = {
+        name: progress.add_task(name.rsplit("/", 1)[1], total=1.0) for name in names
+    }
+
+    def each(op: Operation, latest: dict[str, Operation]) -> None:
+        fraction = 1.0 if op.done else op.metadata.progress or 0.0
+        progress.update(
+            bars[op.name], completed=fraction,
+            description=f"{op.id} {op.state.value}",
+        )
+
+    return each
+
+
+# -- stack, plugins, emulator, demo --------------------------------------------------------
+
+
+def stack(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    with open_client(settings, need_credentials=False) as client:
+        entries = client.stack.entries
+    if out.json:
+        for position, entry in enumerate(entries, 1):
+            out.record(stack_record(position, entry))
+    else:
+        out.show(stack_table(entries))
+    return EXIT_OK
+
+
+def plugins(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    installed = {p.name: p for p in installed_plugins()}
+    enabled = enabled_names(settings.plugins)
+    records = [plugin_record(info, name, name in enabled) for name, info in installed.items()]
+    missing = [name for name in enabled if name not in installed]
+    records += [plugin_record(None, name, True) for name in missing]
+    if out.json:
+        for record in records:
+            out.record(record)
+    elif records:
+        out.show(plugins_table(records))
+        out.show(Text("enable with --plugins NAME[,NAME] or EEMW_PLUGINS=NAME[,NAME]",
+                      style="dim"))
+    else:
+        out.show(Text("no plugins installed (entry-point group eemw.middleware)"))
+    if missing:
+        raise UsageError(f"enabled but not installed: {', '.join(missing)}")
+    return EXIT_OK
+
+
+def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    from ..emulator import serve
+
+    argv = [
+        "--host", args.host,
+        "--port", str(args.port),
+        "--project", settings.project or EMULATOR_PROJECT,
+        "--seed-operations", str(args.seed_operations),
+        "--fault-rate", str(args.fault_rate),
+        "--fault-seed", str(args.fault_seed),
+        "--latency-ms", str(args.latency),
+        "--realtime",
+    ]
+    if args.credentials_file:
+        argv += ["--credentials-file", args.credentials_file]
+    if args.service_account_file:
+        argv += ["--service-account-file", args.service_account_file]
+    return serve(argv)
+
+
+def demo(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    from .._demo import main
+
+    return main(sys.stdout)
+

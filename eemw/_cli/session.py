@@ -1,0 +1,187 @@
+"""The global options and the client (and, with ``--emulator``, the emulator) they make."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .._client import DEFAULT_ENDPOINT, Client
+from .._errors import EemwError, UsageError
+from ..middleware.auth import EARTHENGINE_SCOPE
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
+
+__all__ = ["EMULATOR_PROJECT", "SetupError", "Settings", "open_client"]
+
+EMULATOR_PROJECT = "demo"
+
+# What --emulator seeds: (state, type, description, seconds until it starts, seconds it runs).
+# A few finish within seconds (realtime clock) so `wait` has something to wait for.
+_SEED = (
+    ("SUCCEEDED", "EXPORT_IMAGE", "NDVI composite, 2024", 60.0, 900.0),
+    ("RUNNING", "EXPORT_IMAGE", "Sentinel-2 median, 2025", 30.0, 1800.0),
+    ("RUNNING", "INGEST_IMAGE", "DEM tile 42", 5.0, 3.0),
+    ("PENDING", "EXPORT_FEATURES", "Field boundaries", 1.0, 2.0),
+    ("FAILED", "EXPORT_VIDEO", "Timelapse, Lake Mead", 10.0, 120.0),
+    ("CANCELLED", "EXPORT_TILES", "Map tiles, zoom 0-12", 20.0, 400.0),
+    ("SUCCEEDED", "INGEST_TABLE", "Parcel table upload", 5.0, 40.0),
+    ("RUNNING", "EXPORT_FEATURES", "Land-cover samples", 15.0, 600.0),
+    ("PENDING", "EXPORT_IMAGE", "Landsat 9 mosaic", 300.0, 1200.0),
+    ("SUCCEEDED", "EXPORT_IMAGE", "Burn severity, 2023", 45.0, 700.0),
+    ("RUNNING", "EXPORT_TILES", "Basemap tiles", 10.0, 5.0),
+    ("SUCCEEDED", "INGEST_IMAGE", "Orthophoto batch 7", 8.0, 200.0),
+)
+
+
+class SetupError(UsageError):
+    """The global options cannot make a client (bad credentials file, unknown plugin, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The global options, wherever they were given on the command line."""
+
+    project: str | None = None
+    endpoint: str | None = None
+    api_version: str = "v1"
+    credentials: str | None = None
+    quota_project: str | None = None
+    plugins: tuple[str, ...] | None = None
+    json: bool = False
+    emulator: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        plugins = getattr(args, "plugins", None)
+        return cls(
+            project=getattr(args, "project", None),
+            endpoint=getattr(args, "endpoint", None),
+            api_version=getattr(args, "api_version", "v1"),
+            credentials=getattr(args, "credentials", None),
+            quota_project=getattr(args, "quota_project", None),
+            plugins=None if plugins is None else tuple(_split(plugins)),
+            json=getattr(args, "json", False),
+            emulator=getattr(args, "emulator", False),
+        )
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@contextlib.contextmanager
+def open_client(settings: Settings, *, need_credentials: bool = True) -> Iterator[Client]:
+    """A client for the options; with ``--emulator``, one bound to a fresh embedded emulator.
+
+    Raises :class:`SetupError` when the options cannot make a client. Without
+    ``need_credentials`` (``eemw stack``) anonymous credentials stand in when none are given,
+    so describing the stack never needs a login.
+    """
+    if settings.emulator:
+        if settings.endpoint or settings.credentials:
+            raise SetupError("--emulator runs its own server: drop --endpoint and --credentials")
+        with embedded_emulator() as emu, _client(settings, emu.url, emu.credentials()) as client:
+            yield client
+        return
+    credentials, found_project = _load_credentials(settings.credentials, need_credentials)
+    endpoint = settings.endpoint or DEFAULT_ENDPOINT
+    with _client(settings, endpoint, credentials, found_project) as client:
+        yield client
+
+
+def _client(
+    settings: Settings, endpoint: str, credentials: Any, found_project: str | None = None
+) -> Client:
+    project = settings.project or found_project
+    if settings.emulator:
+        project = project or EMULATOR_PROJECT
+    try:
+        return Client(
+            project,
+            endpoint=endpoint,
+            api_version=settings.api_version,
+            credentials=credentials,
+            quota_project=settings.quota_project,
+            plugins=settings.plugins,
+        )
+    except EemwError as error:
+        raise SetupError(str(error)) from error
+
+
+def _load_credentials(path: str | None, needed: bool) -> tuple[Any, str | None]:
+    """Credentials and the project they name, from ``path`` or application defaults."""
+    import google.auth
+    from google.auth import exceptions
+
+    if path is None:
+        if not needed:
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials(), None  # type: ignore[no-untyped-call]
+        try:
+            found, project = google.auth.default(scopes=[EARTHENGINE_SCOPE])
+        except exceptions.DefaultCredentialsError as error:
+            raise SetupError(
+                "no credentials: pass --credentials FILE, set GOOGLE_APPLICATION_CREDENTIALS, "
+                "or run 'gcloud auth application-default login' (or try --emulator)"
+            ) from error
+        return found, project
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        found, project = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
+            info, scopes=[EARTHENGINE_SCOPE]
+        )
+    except (exceptions.GoogleAuthError, OSError, ValueError) as error:
+        # google-auth's messages name the problem, never a key or secret.
+        raise SetupError(f"cannot load credentials from {path}: {error}") from error
+    return _local_token_uri(found, info), project
+
+
+def _local_token_uri(credentials: Any, info: Any) -> Any:
+    # google-auth pins authorized-user files to Google's token endpoint, so a file cannot
+    # send its refresh token elsewhere. A loopback token_uri can only be a local emulator
+    # (`eemw emulator --credentials-file`), which is where the user means to send it.
+    uri = info.get("token_uri") if isinstance(info, dict) else None
+    if info.get("type") != "authorized_user" or not isinstance(uri, str):
+        return credentials
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or not _is_loopback(parts.hostname or ""):
+        return credentials
+    return credentials.with_token_uri(uri)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def embedded_emulator() -> Iterator[Emulator]:
+    """A running emulator on loopback with a realtime clock, seeded in project ``demo``."""
+    from ..emulator import Emulator
+
+    with Emulator(realtime=True, default_project=EMULATOR_PROJECT) as emu:
+        for state, kind, text, start, seconds in _SEED:
+            emu.add_operation(
+                state=state, type=kind, description=text, start_after=start, duration=seconds
+            )
+        yield emu
+
+
+def check_project(client: Client) -> str:
+    """The client's project, or a usage error saying how to give one."""
+    if client.project is None:
+        raise UsageError("no project: pass --project, or set GOOGLE_CLOUD_PROJECT")
+    return client.project

@@ -1,0 +1,240 @@
+"""The ``eemw`` command: operate Earth Engine tasks from a terminal or a script.
+
+::
+
+    eemw [global options] operations get NAME|ID
+    eemw [global options] operations list [--state S,…] [--type T,…] [--limit N] [--filter F]
+    eemw [global options] operations cancel NAME|ID… | --all [--state …] [--dry-run] [--yes]
+    eemw [global options] operations wait NAME|ID… [--timeout S]
+    eemw [global options] operations delete NAME|ID
+    eemw [global options] stack | plugins
+    eemw emulator [--port P] [--seed-operations N] [--fault-rate R] [--latency MS]
+    eemw demo
+
+Exit codes: 0 success, 1 API error (or every operation of the command failed), 2 usage
+error (nothing was sent), 3 partial failure of a bulk command, 130 interrupted.
+
+Parsing uses argparse; output uses rich (the ``cli`` extra), imported only once ``main``
+runs, so ``import eemw.cli`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ._client import API_VERSIONS, DEFAULT_TIMEOUTS
+from ._errors import EemwError, UsageError
+from ._version import __version__
+
+__all__ = ["main"]
+
+_MISSING_EXTRA = (
+    "eemw: the eemw command needs the 'cli' extra, which brings rich: "
+    "pip install 'eemw[cli]'"
+)
+_S = argparse.SUPPRESS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        print(_MISSING_EXTRA, file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):  # a command group without its command
+        args.help_parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._cli.output import Output, clean
+    from ._cli.session import Settings
+
+    settings = Settings.from_args(args)
+    out = Output(settings.json)
+    try:
+        code: int = args.handler(args, settings, out)
+    except KeyboardInterrupt:
+        print("eemw: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except UsageError as error:
+        print(f"eemw: error: {clean(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except EemwError as error:
+        print(f"eemw: error: {clean(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`eemw … | head`): nothing left to say, and no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as error:
+        if os.environ.get("EEMW_DEBUG"):
+            raise
+        print(f"eemw: internal error: {type(error).__name__}: {clean(error)} (a bug: please "
+              "report it; EEMW_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+    return code
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def _global_options() -> argparse.ArgumentParser:
+    # SUPPRESS defaults let a global option be given before or after the subcommand
+    # without the subcommand's parser resetting it; Settings supplies the real defaults.
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("global options")
+    add = group.add_argument
+    add("--project", default=_S, help="Cloud project (default: from the credentials, "
+        "then GOOGLE_CLOUD_PROJECT; 'demo' with --emulator)")
+    add("--endpoint", default=_S, help="API endpoint (default https://earthengine.googleapis.com)")
+    add("--api-version", default=_S, choices=API_VERSIONS, help="API version (default v1)")
+    add("--credentials", default=_S, metavar="FILE",
+        help="service-account or authorized-user JSON (default: application default credentials)")
+    add("--quota-project", default=_S, help="project billed for quota (X-Goog-User-Project)")
+    add("--plugins", default=_S, metavar="A,B",
+        help="enable these installed plugins (default: EEMW_PLUGINS)")
+    add("--json", action="store_true", default=_S, help="write JSON lines, one object per item")
+    add("--emulator", action="store_true", default=_S,
+        help="run this one command against a fresh embedded emulator (project 'demo', "
+        "seeded with 12 operations)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``eemw`` argument parser (exposed for documentation and tests)."""
+    from ._cli import commands
+
+    common = _global_options()
+    parser = argparse.ArgumentParser(
+        prog="eemw", parents=[common],
+        description="Operate Earth Engine long-running operations (tasks).",
+        epilog="exit codes: 0 success, 1 API error, 2 usage error, 3 partial failure, "
+        "130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"eemw {__version__}")
+    parser.set_defaults(help_parser=parser)
+    top = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    ops = top.add_parser("operations", aliases=["ops"], parents=[common],
+                         help="get, list, cancel, wait on and delete operations")
+    ops.set_defaults(help_parser=ops)
+    verbs = ops.add_subparsers(title="operations commands", metavar="COMMAND")
+
+    p = verbs.add_parser("get", parents=[common], help="show one operation")
+    p.add_argument("name", metavar="NAME|ID")
+    p.set_defaults(handler=commands.get)
+
+    p = verbs.add_parser("list", parents=[common], help="list a project's operations")
+    _selection(p)
+    p.add_argument("--limit", type=_count(0), help="stop after N matching operations")
+    p.add_argument("--filter", help="server-side filter, passed as is")
+    p.add_argument("--page-size", type=_count(1, 1000), help="operations per page request")
+    p.set_defaults(handler=commands.list_)
+
+    p = verbs.add_parser(
+        "cancel", parents=[common], help="cancel operations (best effort)",
+        description="Cancel the named operations, or --all operations in the chosen states. "
+        "--all asks for confirmation on a terminal; elsewhere it needs --yes.",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME|ID")
+    p.add_argument("--all", action="store_true",
+                   help="cancel every operation in the project matching --state/--type")
+    _selection(p, default_states="PENDING,RUNNING")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list what would be cancelled; send nothing")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(handler=commands.cancel)
+
+    p = verbs.add_parser("wait", parents=[common], help="wait until operations are done")
+    p.add_argument("names", nargs="+", metavar="NAME|ID")
+    p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUTS["wait"],
+                   help="give up after this many seconds (default %(default)g)")
+    p.add_argument("--poll-interval", type=_seconds, default=1.0, help=_S)
+    p.set_defaults(handler=commands.wait)
+
+    p = verbs.add_parser("delete", parents=[common], help="delete an operation's record")
+    p.add_argument("name", metavar="NAME|ID")
+    p.set_defaults(handler=commands.delete)
+
+    p = top.add_parser("stack", parents=[common],
+                       help="print the resolved middleware order, with phases")
+    p.set_defaults(handler=commands.stack)
+    p = top.add_parser("plugins", parents=[common], help="list installed and enabled plugins")
+    p.set_defaults(handler=commands.plugins)
+
+    p = top.add_parser("emulator", help="run the local emulator until interrupted")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    p.add_argument("--port", type=_count(0, 65535), default=8080,
+                   help="port (default %(default)s; 0: any free port)")
+    p.add_argument("--seed-operations", type=_count(0), default=12, metavar="N",
+                   help="operations to create at start (default %(default)s)")
+    p.add_argument("--fault-rate", type=float, default=0.0, metavar="R",
+                   help="share of API requests given a random fault, 0 to 1")
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the random faults")
+    p.add_argument("--latency", type=_milliseconds, default=0.0, metavar="MS",
+                   help="milliseconds added to every API response")
+    p.add_argument("--credentials-file", metavar="FILE",
+                   help="write authorized-user JSON for this emulator (for --credentials)")
+    p.add_argument("--service-account-file", metavar="FILE",
+                   help="write a service-account key JSON for this emulator")
+    p.set_defaults(handler=commands.emulator)
+
+    p = top.add_parser("demo", help="run the demo (what `make demo` runs)")
+    p.set_defaults(handler=commands.demo)
+    return parser
+
+
+def _selection(p: argparse.ArgumentParser, default_states: str | None = None) -> None:
+    default = f" (default {default_states})" if default_states else ""
+    p.add_argument("--state", action="append", metavar="S,…",
+                   help=f"only operations in these states{default}")
+    p.add_argument("--type", action="append", metavar="T,…",
+                   help="only operations of these task types, e.g. EXPORT_IMAGE")
+
+
+def _count(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be zero or more milliseconds, not {text}")
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
