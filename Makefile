@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml $(PLUGIN_FILES) | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m eemw._demo
+	$(BIN)/eemw demo
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(wildcard eemw tests examples benchmarks plugins)
