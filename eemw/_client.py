@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-import math
 import os
 import platform
 import random as _random
@@ -19,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -29,6 +29,7 @@ from ._errors import (
     EemwError,
     FailedPreconditionError,
     InvalidHeaderError,
+    MalformedResponseError,
     NotFoundError,
     OperationFailedError,
     UnimplementedError,
@@ -59,14 +60,15 @@ __all__ = [
 
 DEFAULT_ENDPOINT = "https://earthengine.googleapis.com"
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
-DEFAULT_TIMEOUTS: Mapping[CallKind, float] = {
+DEFAULT_TIMEOUTS: Mapping[CallKind, float] = MappingProxyType({
     "get": 60.0, "list": 60.0, "cancel": 60.0, "delete": 60.0, "wait": 600.0,
-}
+})
 """The default deadline of each kind of call, in seconds (``wait``: the whole wait)."""
 
 logger = logging.getLogger("eemw.client")
 
 _MAX_SERVER_WAIT = 60.0
+_MAX_TIMEOUT = 864_000.0
 _HEADER_SAFE = frozenset(map(chr, range(0x20, 0x7F)))
 
 
@@ -310,12 +312,12 @@ class Operations:
         if project is None:
             raise UsageError("list needs a project: pass project= or give the client one")
         path = collection_path(project, client.api_version)
-        if page_size is not None and not (isinstance(page_size, int) and 0 < page_size <= 1000):
+        if page_size is not None and not (_is_int(page_size) and 0 < page_size <= 1000):
             raise UsageError(f"page_size must be an integer from 1 to 1000, not {page_size!r}")
-        if limit is not None and not (isinstance(limit, int) and limit >= 0):
+        if limit is not None and not (_is_int(limit) and limit >= 0):
             raise UsageError(f"limit must be a non-negative integer or None, not {limit!r}")
-        if filter is not None:
-            _header_value("filter", filter)
+        if filter is not None and (not isinstance(filter, str) or not filter.isprintable()):
+            raise UsageError("filter must be a string without line breaks or control characters")
         _check_timeout(timeout, DEFAULT_TIMEOUTS["list"])
         keep = _matcher(_states(state), _types(type))
         call = Call("list", project, client.api_version)
@@ -338,6 +340,7 @@ class Operations:
         attributes: Mapping[str, Any] | None,
     ) -> Iterator[Operation]:
         found = 0
+        seen_tokens: set[str] = set()
         while limit is None or found < limit:
             response = self._client._send(
                 call, "GET", path, query=query, timeout=timeout, retry=retry,
@@ -354,6 +357,13 @@ class Operations:
             token = page.get("nextPageToken")
             if not token:
                 return
+            if token in seen_tokens:
+                # A server that hands back a token twice would page forever.
+                raise MalformedResponseError(
+                    f"operations.list projects/{call.project}: the server repeated a page token",
+                    call=call.label,
+                )
+            seen_tokens.add(token)
             query = {**query, "pageToken": token}
 
     def wait(
@@ -363,6 +373,8 @@ class Operations:
         timeout: float = DEFAULT_TIMEOUTS["wait"],
         poll_interval: float = 1.0,
         max_poll_interval: float = 30.0,
+        retry: RetryPolicy | None = None,
+        trace_attributes: Mapping[str, Any] | None = None,
     ) -> Operation:
         """Block until ``name`` is done and return it; never waits past ``timeout`` seconds.
 
@@ -370,31 +382,59 @@ class Operations:
         exponential backoff between answers; falls back to polling ``get`` when the
         server does not implement ``:wait``. A cancelled operation is returned (check
         ``op.cancelled``); one that FAILED raises :class:`~eemw.OperationFailedError`; a
-        timeout raises :class:`~eemw.DeadlineExceededError` carrying the last state seen.
+        timeout raises :class:`~eemw.DeadlineExceededError` whose ``operation`` is the
+        last state seen (``None`` if no answer came at all). ``retry`` applies to each
+        request the wait makes.
         """
         client = self._client
         op_name = client._name(name)
         seconds = _check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
-        if poll_interval <= 0 or max_poll_interval < poll_interval:
-            raise UsageError("poll_interval must be > 0 and <= max_poll_interval")
+        _check_poll(poll_interval, max_poll_interval)
         deadline = client._clock() + seconds
         delay = poll_interval
         use_wait = True
+        last: Operation | None = None
         while True:
             started = client._clock()
-            op, use_wait = self._wait_once(op_name, deadline - started, use_wait)
-            if op.done:
-                return _finished(op)
+            left = deadline - started
+            if left <= 0:
+                raise _wait_timeout(op_name, seconds, last)
+            try:
+                last, use_wait = self._wait_once(op_name, left, use_wait, retry, trace_attributes)
+            except DeadlineExceededError as error:
+                raise _wait_timeout(op_name, seconds, last) from error
+            if last.done:
+                return _finished(last)
             now = client._clock()
-            if now - started < min(deadline - started, _MAX_SERVER_WAIT) / 2 or not use_wait:
+            if not use_wait or now - started < min(left, _MAX_SERVER_WAIT) / 2:
                 # The server answered early (best effort): back off before asking again.
                 client._sleep(min(delay, max(0.0, deadline - now)))
                 delay = min(delay * 2, max_poll_interval)
-            if client._clock() >= deadline:
-                raise DeadlineExceededError(
-                    f"operations.wait {op_name}: still {op.state.value} after {seconds:g}s",
-                    timeout=seconds, operation=op,
+
+    def _wait_once(
+        self,
+        name: OperationName,
+        left: float,
+        use_wait: bool,
+        retry: RetryPolicy | None,
+        attributes: Mapping[str, Any] | None,
+    ) -> tuple[Operation, bool]:
+        client = self._client
+        if use_wait:
+            # Ask the server to answer well before our own deadline, so its reply (and the
+            # network) fits in the time left instead of racing the read timeout.
+            server_wait = min(left - min(1.0, left / 10), _MAX_SERVER_WAIT)
+            try:
+                response = client._send(
+                    self._call("wait", name), "POST", name.path(client.api_version) + ":wait",
+                    body={"timeout": f"{max(server_wait, 0.0):.3f}s"},
+                    timeout=left, retry=retry, attributes=attributes,
                 )
+                return Operation.from_wire(response.json()), True
+            except UnimplementedError:
+                pass  # this server or version lacks :wait: poll with get from now on
+        op = self.get(name, timeout=left, retry=retry, trace_attributes=attributes)
+        return op, False
 
     def cancel_many(
         self,
@@ -472,8 +512,7 @@ class Operations:
         client = self._client
         targets = [client._name(n) for n in names]
         seconds = _check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
-        if poll_interval <= 0 or max_poll_interval < poll_interval:
-            raise UsageError("poll_interval must be > 0 and <= max_poll_interval")
+        _check_poll(poll_interval, max_poll_interval)
         deadline = client._clock() + seconds
         latest: dict[str, Operation] = {}
         pending = list(dict.fromkeys(t.name for t in targets))
@@ -494,23 +533,6 @@ class Operations:
             client._sleep(min(delay, left))
             delay = min(delay * 2, max_poll_interval)
         return [latest.get(t.name) or Operation(t.name) for t in targets]
-
-    def _wait_once(
-        self, name: OperationName, left: float, use_wait: bool
-    ) -> tuple[Operation, bool]:
-        client = self._client
-        if use_wait:
-            server_wait = max(0.0, min(left, _MAX_SERVER_WAIT))
-            try:
-                response = client._send(
-                    self._call("wait", name), "POST", name.path(client.api_version) + ":wait",
-                    body={"timeout": f"{server_wait:.3f}s"},
-                    timeout=min(left, server_wait + 10.0), retry=None,
-                )
-                return Operation.from_wire(response.json()), True
-            except UnimplementedError:
-                pass  # this server or version lacks :wait: poll with get from now on
-        return self.get(name, timeout=max(left, 0.001)), False
 
     def _call(self, kind: CallKind, name: OperationName) -> Call:
         return Call(kind, name.project, self._client.api_version, name.name)
@@ -537,6 +559,17 @@ class CancelResult:
         return self.outcome in ("cancelled", "already_done")
 
 
+def _wait_timeout(
+    name: OperationName, seconds: float, last: Operation | None
+) -> DeadlineExceededError:
+    state = f"still {last.state.value}" if last is not None else "no answer from the server"
+    return DeadlineExceededError(
+        f"operations.wait {name}: {state} after {seconds:g}s; pass a longer timeout= to "
+        "wait longer (the operation itself keeps running)",
+        timeout=seconds, operation=last,
+    )
+
+
 def _finished(op: Operation) -> Operation:
     if op.failed:
         detail = f": {op.error.message}" if op.error and op.error.message else ""
@@ -547,12 +580,12 @@ def _finished(op: Operation) -> Operation:
 def _states(state: State | str | Iterable[State | str] | None) -> frozenset[State] | None:
     if state is None:
         return None
-    items = [state] if isinstance(state, (str, State)) else list(state)
+    items = [state] if isinstance(state, (str, State)) else _iterable("state", state)
     out = set()
     for item in items:
         try:
             out.add(State(item))
-        except ValueError:
+        except (ValueError, TypeError):
             raise UsageError(
                 f"unknown state {item!r}: use one of {[s.value for s in State]}"
             ) from None
@@ -562,7 +595,20 @@ def _states(state: State | str | Iterable[State | str] | None) -> frozenset[Stat
 def _types(kind: str | Iterable[str] | None) -> frozenset[str] | None:
     if kind is None:
         return None
-    return frozenset([kind] if isinstance(kind, str) else kind)
+    kinds = [kind] if isinstance(kind, str) else _iterable("type", kind)
+    if not all(isinstance(k, str) for k in kinds):
+        raise UsageError(f"type must be a task type string or a list of them, not {kind!r}")
+    return frozenset(kinds)
+
+
+def _iterable(what: str, value: object) -> list[Any]:
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        return list(value)
+    raise UsageError(f"{what} must be a string or a list of strings, not {value!r}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _matcher(
@@ -581,13 +627,31 @@ def _check_timeout(timeout: float | None, default: float) -> float:
         return default
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise UsageError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-    if not (timeout > 0 and math.isfinite(timeout)):
-        raise UsageError(f"timeout must be a positive, finite number of seconds, not {timeout!r}")
+    if not (0 < timeout <= _MAX_TIMEOUT):
+        raise UsageError(
+            f"timeout must be a number of seconds above 0 and at most {_MAX_TIMEOUT:g} "
+            f"(ten days, as long as a task lives), not {timeout!r}"
+        )
     return float(timeout)
 
 
+def _check_poll(poll_interval: object, max_poll_interval: object) -> None:
+    for value in (poll_interval, max_poll_interval):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError("poll_interval and max_poll_interval must be numbers of seconds")
+    assert isinstance(poll_interval, (int, float)) and isinstance(max_poll_interval, (int, float))
+    if not (0 < poll_interval <= max_poll_interval <= _MAX_TIMEOUT):
+        raise UsageError("poll_interval must be > 0 and <= max_poll_interval")
+
+
 def _check_endpoint(endpoint: str) -> str:
-    parts = urlsplit(endpoint)
+    if not isinstance(endpoint, str):
+        raise UsageError(f"endpoint must be a string URL, not {type(endpoint).__name__}")
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0-65535
+    except ValueError:
+        raise UsageError(f"endpoint is not a valid URL: {endpoint!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"endpoint must be an http(s) URL, not {endpoint!r}")
     if parts.username or parts.password or parts.query or parts.fragment:

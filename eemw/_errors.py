@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -311,7 +312,7 @@ class RpcCode:
     error: type[ApiError]
 
 
-RPC_CODES: Mapping[str, RpcCode] = {
+RPC_CODES: Mapping[str, RpcCode] = MappingProxyType({
     c.name: c
     for c in (
         RpcCode("CANCELLED", 1, 499, CancelledError),
@@ -331,7 +332,7 @@ RPC_CODES: Mapping[str, RpcCode] = {
         RpcCode("DATA_LOSS", 15, 500, InternalError),
         RpcCode("UNAUTHENTICATED", 16, 401, UnauthenticatedError),
     )
-}
+})
 
 # The code to assume when a response carries no (usable) error envelope, e.g. a proxy's
 # HTML page. 502 and 504 from a proxy mean the backend was unreachable or slow.
@@ -358,12 +359,18 @@ def rpc_code_for_status(http_status: int) -> str:
     code = _STATUS_DEFAULTS.get(http_status)
     if code is not None:
         return code
-    if 400 <= http_status < 500:
-        return "FAILED_PRECONDITION"
+    # An unlisted status (405, 413, 422 from a proxy…) says nothing about the operation's
+    # state: guessing FAILED_PRECONDITION would make a refused cancel look "already done".
     return "UNKNOWN"
 
 
-def api_error_class(rpc_status: str) -> type[ApiError]:
-    """The exception class for an RPC code name; unknown names map to ``InternalError``."""
+def api_error_class(rpc_status: str, http_status: int | None = None) -> type[ApiError]:
+    """The exception class for an RPC code name.
+
+    ``UNKNOWN`` and unlisted names map to ``InternalError`` for a 5xx (or no status) and to
+    the plain :class:`ApiError` otherwise: an unexplained 4xx is not a server fault.
+    """
     row = RPC_CODES.get(rpc_status)
+    if http_status is not None and http_status < 500 and (row is None or row.name == "UNKNOWN"):
+        return ApiError
     return row.error if row is not None else InternalError

@@ -173,7 +173,7 @@ def error_from_response(
     if retry_after is None:
         retry_after = parse_retry_after(response.headers.get("retry-after"), wall_clock())
     call = response.request.call
-    return api_error_class(rpc)(
+    return api_error_class(rpc, response.status)(
         message,
         http_status=response.status,
         rpc_status=rpc,

@@ -199,7 +199,7 @@ def test_odd_error_bodies_still_give_a_typed_error(body: bytes) -> None:
     ("status", "claimed", "expected", "rpc"),
     [
         (404, "NOT_A_CODE", eemw.NotFoundError, "NOT_FOUND"),
-        (418, "TEAPOT", eemw.FailedPreconditionError, "FAILED_PRECONDITION"),
+        (418, "TEAPOT", eemw.ApiError, "UNKNOWN"),
         (599, "WEIRD", eemw.InternalError, "UNKNOWN"),
         (503, "NOT_FOUND", eemw.UnavailableError, "UNAVAILABLE"),  # families disagree
         (400, "INTERNAL", eemw.InvalidArgumentError, "INVALID_ARGUMENT"),

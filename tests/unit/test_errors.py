@@ -139,10 +139,19 @@ class TestRpcTable:
         assert RPC_CODES[rpc_code_for_status(http)].http_status == http
 
     @pytest.mark.parametrize("status", range(400, 505))
-    def test_every_error_status_maps_to_a_code_of_its_family(self, status: int) -> None:
+    def test_every_error_status_maps_to_a_code_of_its_family_or_unknown(
+        self, status: int
+    ) -> None:
         code = rpc_code_for_status(status)
         assert code in RPC_CODES
-        assert RPC_CODES[code].http_status // 100 == status // 100
+        assert code == "UNKNOWN" or RPC_CODES[code].http_status // 100 == status // 100
+
+    @pytest.mark.parametrize("status", [402, 405, 413, 418, 422])
+    def test_unlisted_client_statuses_are_plain_api_errors(self, status: int) -> None:
+        # A proxy's 405 on a cancel must not read as "already done" (FailedPrecondition).
+        assert rpc_code_for_status(status) == "UNKNOWN"
+        assert api_error_class("UNKNOWN", status) is eemw.ApiError
+        assert api_error_class("UNKNOWN", 500) is eemw.InternalError
 
     @pytest.mark.parametrize(
         ("status", "code"),
@@ -164,7 +173,7 @@ class TestRpcTable:
 
     @pytest.mark.parametrize("status", [405, 418, 451])
     def test_unknown_client_errors_are_not_server_failures(self, status: int) -> None:
-        assert not issubclass(api_error_class(rpc_code_for_status(status)), InternalError)
+        assert not issubclass(api_error_class(rpc_code_for_status(status), status), InternalError)
 
     @pytest.mark.parametrize("status", [0, -1, 200, 302, 505, 599, 600, 999])
     def test_unknown_statuses_are_unknown(self, status: int) -> None:
