@@ -56,9 +56,11 @@ def main(out: TextIO = sys.stdout) -> int:
             say(f"wait {names[2].rsplit('/', 1)[1]}: waiting for it to finish…")
             done = client.operations.wait(names[2], timeout=30, poll_interval=0.25)
             say(f"  → {done.state.value} at {_when(done)}")
-        sent = len(emu.requests)
-        say(f"\n{sent} HTTP requests reached the emulator; each carried a bearer token, "
-            "X-Goog-User-Project and X-Goog-Api-Client headers.")
+        api = [r for r in emu.requests if not r.path.startswith("/token")]
+        tokens = len(emu.requests) - len(api)
+        say(f"\n{len(api)} API requests reached the emulator, each with a bearer token, "
+            f"X-Goog-User-Project and X-Goog-Api-Client headers (plus {tokens} to its "
+            "/token endpoint for the token).")
     return 0
 
 

@@ -68,6 +68,19 @@ class Entry:
             raise StackError(f"entry {self.name!r}: phase must be 'call' or 'attempt'")
         if self.before is not None and self.after is not None:
             raise StackError(f"entry {self.name!r}: give before= or after=, not both")
+        if not callable(self.middleware):
+            raise StackError(f"entry {self.name!r}: middleware must be callable")
+
+
+def _fits(entries: list[Entry], position: int, phase: Phase) -> bool:
+    """Whether ``position`` lies inside ``phase``: call entries never follow the call phase's
+    closing stage (they would run once per attempt), attempt entries never precede a call one.
+    """
+    before = entries[position - 1] if position > 0 else None
+    after = entries[position] if position < len(entries) else None
+    if phase == "call":
+        return before is None or (before.phase == "call" and not before.closing)
+    return after is None or after.phase == "attempt"
 
 
 class Stack:
@@ -117,12 +130,15 @@ class Stack:
                     f"stage {entry.name!r} is placed relative to {anchor!r}, which is not in "
                     f"the stack {self.names()}"
                 )
-            if entries[index].phase != entry.phase:
+            position = index if entry.before else index + 1
+            if not _fits(entries, position, entry.phase):
+                where = "before" if entry.before else "after"
                 raise StackError(
-                    f"stage {entry.name!r} ({entry.phase} phase) cannot be placed next to "
-                    f"{anchor!r} ({entries[index].phase} phase)"
+                    f"stage {entry.name!r} ({entry.phase} phase) cannot go {where} {anchor!r}: "
+                    f"that place is outside the {entry.phase} phase (the call phase ends at "
+                    "its closing stage, 'retry' by default)"
                 )
-            return index if entry.before else index + 1
+            return position
         same = [i for i, e in enumerate(entries) if e.phase == entry.phase]
         closing = [i for i in same if entries[i].closing]
         if closing:

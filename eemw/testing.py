@@ -8,9 +8,10 @@
     client = eemw.Client("demo", transport=MockTransport(handler),
                          credentials=AnonymousCredentials())
 
-It runs the client's full stack, records every request it is given, and turns
-exceptions your handler raises (e.g. ``eemw.ConnectError``) into what the transport
-would raise.
+It runs the client's full stack and records every request it is given. To simulate a
+network failure, raise what the real transport would (``eemw.ConnectError``,
+``eemw.ReadError``) from your handler: it propagates unchanged, so the retry stage
+treats it exactly as a real one.
 
 Installed eemw also registers a pytest plugin (entry point ``pytest11``) with fixtures:
 ``eemw_emulator`` (a running :class:`eemw.emulator.Emulator`) and ``eemw_client`` (a

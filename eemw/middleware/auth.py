@@ -260,27 +260,33 @@ class Auth:
             # Another thread may have refreshed while this one waited for the lock.
             token = _usable_token(self._credentials, stale)
             if token is None:
-                token = self._refresh(after_401=stale is not None)
+                token = self._refresh(after_401=stale is not None, timeout=timeout)
         finally:
             self._lock.release()
         return token
 
-    def _refresh(self, *, after_401: bool) -> str:
+    def _refresh(self, *, after_401: bool, timeout: float | None) -> str:
         credentials = self._credentials
         why = "after the server rejected the token (401)" if after_401 else "before sending"
+        request = _Bounded(self._refresh_request(), timeout)
         try:
-            credentials.refresh(self._refresh_request())  # type: ignore[no-untyped-call]
+            credentials.refresh(request)  # type: ignore[no-untyped-call]
+        except ga_exceptions.RefreshError as exc:
+            if not getattr(exc, "retryable", False):
+                raise self._refresh_failed(credentials, why, exc) from exc
+            # A 5xx or 429 from the token endpoint: nothing reached the API, so the retry
+            # stage may try again, exactly as for a refused connection.
+            raise ConnectError(
+                f"the token endpoint failed temporarily while refreshing the credentials {why}"
+                f" ({_refresh_failure(exc)})"
+            ) from exc
         except ga_exceptions.TransportError as exc:
             raise ConnectError(
                 f"could not reach the token endpoint to refresh the credentials {why} "
                 f"({type(exc).__name__})"
             ) from exc
         except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError) as exc:
-            raise UnauthenticatedError(
-                f"could not refresh the credentials ({type(credentials).__name__}) {why}: "
-                f"{_refresh_failure(exc)}",
-                http_status=401, rpc_status="UNAUTHENTICATED",
-            ) from exc
+            raise self._refresh_failed(credentials, why, exc) from exc
         self.refreshes += 1
         logger.debug("refreshed credentials (%s) %s", type(credentials).__name__, why)
         token = credentials.token
@@ -290,6 +296,14 @@ class Auth:
                 http_status=401, rpc_status="UNAUTHENTICATED",
             )
         return str(token)
+
+    @staticmethod
+    def _refresh_failed(credentials: object, why: str, exc: Exception) -> UnauthenticatedError:
+        return UnauthenticatedError(
+            f"could not refresh the credentials ({type(credentials).__name__}) {why}: "
+            f"{_refresh_failure(exc)}",
+            http_status=401, rpc_status="UNAUTHENTICATED",
+        )
 
     def _explain_scope(
         self, error: PermissionDeniedError, accepted: Sequence[str]
@@ -394,3 +408,24 @@ def _redact_google_auth_log() -> None:
     with _install_lock:
         if not any(isinstance(f, _RedactGoogleAuthLog) for f in logger.filters):
             logger.addFilter(_RedactGoogleAuthLog())
+
+
+class _Bounded:
+    """A google-auth transport request whose timeout never exceeds the attempt's time left.
+
+    google-auth otherwise uses its own 120 s default for the token request, which would let
+    a slow token endpoint hold a call far past its deadline.
+    """
+
+    __slots__ = ("_inner", "_timeout")
+
+    def __init__(self, inner: Any, timeout: float | None) -> None:
+        self._inner = inner
+        self._timeout = timeout
+
+    def __call__(self, url: str, method: str = "GET", body: Any = None,
+                 headers: Any = None, timeout: float | None = None, **kwargs: Any) -> Any:
+        if self._timeout is not None:
+            timeout = self._timeout if timeout is None else min(timeout, self._timeout)
+        return self._inner(url, method=method, body=body, headers=headers, timeout=timeout,
+                           **kwargs)

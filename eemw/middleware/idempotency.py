@@ -124,7 +124,9 @@ class Idempotency:
             response = call_next(request.with_header(self.header, key))
         except ApiError as error:
             if error.rpc_status in _DEFINITIVE and 400 <= error.http_status < 500:
-                self._record(key, _Outcome(fingerprint, None, error))
+                # A copy: the raised error's traceback holds frames (and an attempt's
+                # token) that must not live on in the cache.
+                self._record(key, _Outcome(fingerprint, None, _fresh(error)))
             raise
         # Recorded against the caller's request: the attempt's copy carries the token.
         self._record(key, _Outcome(fingerprint, _rebind(response, request), None))

@@ -137,7 +137,7 @@ def test_demo_runs(run: Run) -> None:
     result = run("demo")
     assert result.code == 0, result.err
     assert "eemw demo" in result.out
-    assert "HTTP requests reached the emulator" in result.out
+    assert "API requests reached the emulator" in result.out
 
 
 # -- credentials ---------------------------------------------------------------------------

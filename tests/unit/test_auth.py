@@ -310,22 +310,38 @@ def test_an_unreachable_token_endpoint_is_a_connect_error() -> None:
     assert transport.requests == []
 
 
-def test_the_refresh_request_factory_is_called_per_refresh() -> None:
-    made: list[str] = []
-    seen: list[Any] = []
+def test_the_refresh_request_is_bounded_by_the_attempt_timeout() -> None:
+    sent: list[dict[str, Any]] = []
+
+    class TokenEndpoint:
+        def __call__(self, url: str, **kwargs: Any) -> None:
+            sent.append(kwargs)
 
     class Recording(FakeCredentials):
         def refresh(self, request: Any) -> None:
-            seen.append(request)
+            request("https://oauth2.example/token", method="POST", timeout=120)
             super().refresh(request)
 
-    def factory() -> str:
-        made.append("x")
-        return f"transport-{len(made)}"
+    made: list[TokenEndpoint] = []
+
+    def factory() -> TokenEndpoint:
+        made.append(TokenEndpoint())
+        return made[-1]
 
     auth = Auth(Recording(), refresh_request=factory)
-    pipeline(auth, MockTransport(ok))(make_request())
-    assert seen == ["transport-1"]
+    pipeline(auth, MockTransport(ok))(make_request().with_timeout(2.5))
+    assert len(made) == 1
+    # google-auth asked for 120 s; the call had 2.5 s left.
+    assert sent == [{"method": "POST", "body": None, "headers": None, "timeout": 2.5}]
+
+
+def test_a_retryable_token_endpoint_failure_is_a_connect_error() -> None:
+    failure = ga_exceptions.RefreshError("temporarily unavailable", retryable=True)  # type: ignore[no-untyped-call]
+    creds = FakeCredentials(fail=failure)
+    transport = MockTransport(ok)
+    with pytest.raises(ConnectError, match="temporarily"):
+        pipeline(make_auth(creds), transport)(make_request())
+    assert transport.requests == []
 
 
 def test_concurrent_attempts_share_exactly_one_refresh() -> None:

@@ -150,7 +150,8 @@ class TestPlacement:
             ("attempt", "after", "check", "tracing idempotency retry auth check x"),
             ("call", "before", "tracing", "x tracing idempotency retry auth check"),
             ("call", "after", "tracing", "tracing x idempotency retry auth check"),
-            ("call", "after", "retry", "tracing idempotency retry x auth check"),
+            ("call", "before", "retry", "tracing idempotency x retry auth check"),
+            ("attempt", "after", "retry", "tracing idempotency retry x auth check"),
         ],
     )
     def test_before_and_after(
@@ -158,6 +159,27 @@ class TestPlacement:
     ) -> None:
         stack = default_like().add(marker("x"), name="x", phase=phase, **{where: anchor})  # type: ignore[arg-type]
         assert stack.names() == expected.split()
+
+    @pytest.mark.parametrize(
+        ("phase", "where", "anchor"),
+        [
+            # After retry is per-attempt territory: a "call" stage there would run per attempt.
+            ("call", "after", "retry"),
+            ("call", "before", "auth"),
+            ("call", "after", "check"),
+            ("attempt", "before", "retry"),
+            ("attempt", "before", "tracing"),
+        ],
+    )
+    def test_anchors_that_would_leave_the_phase_are_refused(
+        self, phase: str, where: str, anchor: str
+    ) -> None:
+        with pytest.raises(StackError, match="outside the"):
+            default_like().add(marker("x"), name="x", phase=phase, **{where: anchor})  # type: ignore[arg-type]
+
+    def test_middleware_must_be_callable(self) -> None:
+        with pytest.raises(StackError, match="callable"):
+            Entry("x", None, "attempt")  # type: ignore[arg-type]
 
     def test_anchored_entry_can_anchor_the_next(self) -> None:
         stack = (
