@@ -47,7 +47,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.response import HTTPResponse
-from urllib3.util import Timeout
+from urllib3.util import Retry, Timeout
 
 from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError
 from ._http import Headers, Request, Response
@@ -62,12 +62,17 @@ _CHUNK = 256 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The scheme and authority of a URL: everything a route (adapter, proxy, pool) depends on.
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
-_UNSAFE_HEADER = re.compile(r"[\r\n\x00]")
+_UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
+_UNSAFE_NAME = re.compile(r"[^!#$%&'*+.^_`|~0-9A-Za-z-]")
 # urllib3 failures that happen before any byte of the request is written.
 _NOT_SENT = (
     NewConnectionError, ConnectTimeoutError, SSLError, ProxyError, ClosedPoolError, EmptyPoolError,
 )
 _TIMEOUTS = (ReadTimeoutError, TimeoutError, requests.Timeout)
+# What urlopen makes of retries=False on every call (no retries, redirects returned as
+# responses), built once: Retry values are immutable.
+_NO_RETRIES = Retry(total=False, redirect=False)
+_UNKNOWN: Any = object()
 
 
 class _Route(NamedTuple):
@@ -85,7 +90,9 @@ class RequestsTransport:
     ``session``: your own session. Its mounted adapters, ``proxies``, ``verify``,
     ``cert`` and ``trust_env`` are used (settings are read once per host, when the host
     is first called); its headers, cookies, auth and hooks are not, since the stack
-    supplies what a call needs. eemw never closes a session it did not create.
+    supplies what a call needs. eemw never closes a session it did not create. A stock
+    ``HTTPAdapter``'s pool is used directly, without its ``max_retries``; any other
+    adapter's ``send`` is called, so what that adapter does (retries included) applies.
     ``connect_timeout`` caps the connect phase of every attempt; the rest of the attempt
     is bounded by the request's ``timeout``. ``verify=False`` turns TLS verification off
     and logs a warning: it exists for debugging against a local proxy, never for
@@ -133,8 +140,8 @@ class RequestsTransport:
         origin = match.group()
         route = self._routes.get(origin) or self._resolve(origin, url)
         headers = request.headers._items
-        if _UNSAFE_HEADER.search("".join(headers.values())):
-            raise InvalidHeaderError("a request header contains a line break or NUL")
+        if _UNSAFE_VALUE.search("".join(headers.values())) or _UNSAFE_NAME.search("".join(headers)):
+            raise _bad_header(headers)
         timeout = request.timeout
         connect = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
         started = time.monotonic()
@@ -144,22 +151,27 @@ class RequestsTransport:
             pool = route.pool
         if pool is not None:
             raw = self._urlopen(pool, request, url[match.end():] or "/", connect)
-            status, header_items = raw.status, raw.headers.itermerged()
+            status, fields = raw.status, raw.headers.itermerged()
         else:
             sent = self._adapter_send(route, request, connect)
-            raw, status, header_items = sent.raw, sent.status_code, sent.headers.items()
-        body, truncated = self._read(raw, request, started)
-        return Response(
-            status, Headers._of({k.lower(): v for k, v in header_items}), body, request,
-            truncated=truncated,
-        )
+            raw, status, fields = sent.raw, sent.status_code, sent.headers.items()
+        received = {k.lower(): v for k, v in fields}
+        body, truncated = self._read(raw, request, started, "content-encoding" in received)
+        return Response(status, Headers._of(received), body, request, truncated=truncated)
 
     def _resolve(self, origin: str, url: str) -> _Route:
         # Session.request re-reads proxies and CA settings from the environment on every
         # call; one lookup per host is enough for a long-lived client.
         session = self._session
-        settings = session.merge_environment_settings(url, {}, True, self._verify, session.cert)
-        adapter = session.get_adapter(url)
+        try:
+            settings = session.merge_environment_settings(
+                url, {}, True, self._verify, session.cert
+            )
+            adapter = session.get_adapter(url)
+        except (requests.RequestException, ValueError) as exc:
+            raise ConnectError(
+                f"cannot send to {redact_url(origin)} ({type(exc).__name__})"
+            ) from exc
         proxies = dict(settings.get("proxies") or {})
         verify = settings["verify"]
         verify = True if verify is None else verify
@@ -175,10 +187,13 @@ class RequestsTransport:
             probe.url = url
             try:
                 pool = connect(probe, verify, proxies=proxies, cert=session.cert)
-            except (requests.RequestException, ValueError) as exc:
-                raise ConnectError(f"cannot connect to {redact_url(origin)}: {exc}") from exc
-            # The TLS settings requests applies to the pool before every send: once is enough.
-            adapter.cert_verify(pool, url, verify, session.cert)  # type: ignore[no-untyped-call]
+                # The TLS settings requests applies to the pool before every send: once is
+                # enough. It raises OSError when the CA bundle named by ``verify`` is missing.
+                adapter.cert_verify(pool, url, verify, session.cert)  # type: ignore[no-untyped-call]
+            except (requests.RequestException, ValueError, OSError) as exc:
+                raise ConnectError(
+                    f"cannot connect to {redact_url(origin)} ({type(exc).__name__})"
+                ) from exc
         route = _Route(adapter, proxies, verify, pool)
         self._routes[origin] = route
         return route
@@ -187,7 +202,7 @@ class RequestsTransport:
         try:
             return pool.urlopen(
                 request.method, target, body=request.body, headers=request.headers._items,
-                retries=False, redirect=False, assert_same_host=False,
+                retries=_NO_RETRIES, redirect=False, assert_same_host=False,
                 timeout=Timeout(connect=connect, read=request.timeout),
                 preload_content=False, decode_content=True, release_conn=False,
             )
@@ -209,7 +224,9 @@ class RequestsTransport:
         except requests.RequestException as exc:
             raise _map_requests_error(exc, request) from exc
 
-    def _read(self, raw: Any, request: Request, started: float) -> tuple[bytes, bool]:
+    def _read(
+        self, raw: Any, request: Request, started: float, encoded: bool
+    ) -> tuple[bytes, bool]:
         """Read the body up to the cap, within the attempt's total timeout.
 
         The connection goes back to the pool only after a complete, uncut body; otherwise
@@ -219,6 +236,9 @@ class RequestsTransport:
         timeout = request.timeout
         deadline = None if timeout is None else started + timeout
         read = _reader(raw)
+        # urllib3 hands the connection back once the body's last byte is read; with no
+        # decoder holding bytes back, that ends the body without one more (empty) read.
+        releases = not encoded and isinstance(raw, HTTPResponse)
         chunks: list[bytes] = []
         size = 0
         complete = False
@@ -230,6 +250,9 @@ class RequestsTransport:
                     break
                 chunks.append(chunk)
                 size += len(chunk)
+                if releases and raw.connection is None and size <= limit:
+                    complete = True
+                    break
                 if deadline is not None:
                     _check_deadline(raw, request, deadline)
         except (Urllib3HTTPError, requests.RequestException, OSError) as exc:
@@ -266,6 +289,18 @@ class RequestsTransport:
         return f"<RequestsTransport max_body_bytes={self.max_body_bytes}>"
 
 
+def _bad_header(headers: dict[str, str]) -> InvalidHeaderError:
+    # Name the header, never its value: values carry tokens.
+    name = next(
+        (k for k, v in headers.items() if _UNSAFE_NAME.search(k) or _UNSAFE_VALUE.search(v)),
+        "?",
+    )
+    shown = name if not _UNSAFE_NAME.search(name) else repr(name)
+    return InvalidHeaderError(
+        f"request header {shown} has a line break, NUL or other character HTTP forbids there"
+    )
+
+
 def _prepare(request: Request) -> requests.PreparedRequest:
     headers = CaseInsensitiveDict(request.headers._items)
     body = request.body
@@ -293,6 +328,9 @@ def _reader(raw: Any) -> Callable[[int], bytes]:
 def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
     # A server that trickles bytes never trips the per-read socket timeout, so the total
     # is checked between reads and the next read may wait only for the time left.
+    connection = getattr(raw, "connection", _UNKNOWN)
+    if connection is None:
+        return  # urllib3 released it: the whole body is in, no read will wait any more
     left = deadline - time.monotonic()
     if left <= 0:
         raise ReadError(
@@ -300,7 +338,7 @@ def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
             f"arrive within the attempt timeout of {_secs(request.timeout)}",
             operation=request.call.name,
         )
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    sock = getattr(connection, "sock", None)
     if sock is not None:
         sock.settimeout(left)
 

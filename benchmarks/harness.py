@@ -1,0 +1,188 @@
+"""``python -m benchmarks``: run every section, print the tables, write RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import _e2e, _memory, _overhead, _scale, _startup
+from ._config import FULL, SMOKE, Config
+from ._measure import Section, Table, Target
+from ._peers import versions
+
+SECTIONS = ("e2e", "overhead", "startup", "scale", "memory")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="few iterations: checks the harness")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/RESULTS.md"))
+    parser.add_argument("--via", help="the command that started this run, e.g. 'make bench'")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    args = parser.parse_args(argv)
+    cfg = SMOKE if args.smoke else FULL
+    given = sys.argv[1:] if argv is None else argv
+    exact = shlex.join([sys.executable, "-m", "benchmarks", *given])
+    command = f"{args.via}\n# which ran, from the repository root:\n{exact}" if args.via else exact
+    run = Run(cfg, set(args.only or SECTIONS))
+    started = time.perf_counter()
+    run.all()
+    elapsed = time.perf_counter() - started
+    text = render(run, command, elapsed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"\nwrote {args.out} in {elapsed:.0f}s", flush=True)
+    return 1 if run.failed else 0
+
+
+class Run:
+    """The sections of one run and what the targets need from them."""
+
+    def __init__(self, cfg: Config, chosen: set[str]) -> None:
+        self.cfg = cfg
+        self.chosen = chosen
+        self.sections: list[Section] = []
+        self.failed: list[str] = []
+        self.e2e: dict[str, Any] = {}
+        self.import_ratio: float | None = None
+        self.scale: dict[str, Any] = {}
+        self.memory_growth: float | None = None
+
+    def all(self) -> None:
+        self._section("e2e", self._e2e)
+        self._section("overhead", self._overhead)
+        self._section("startup", self._startup)
+        self._section("scale", self._scale)
+        self._section("memory", self._memory)
+
+    def _section(self, key: str, body: Callable[[], Section]) -> None:
+        if key not in self.chosen:
+            return
+        print(f"\n== {key} ...", flush=True)
+        try:
+            section = body()
+        except Exception:
+            self.failed.append(key)
+            section = Section(f"{key}: FAILED", "```\n" + traceback.format_exc() + "```")
+        self.sections.append(section)
+        print(section.markdown(), flush=True)
+
+    def _e2e(self) -> Section:
+        section, self.e2e = _e2e.run(self.cfg)
+        return section
+
+    def _overhead(self) -> Section:
+        raw = self.e2e.get("get", {}).get(_e2e.BASELINE)
+        return _overhead.run(self.cfg, raw.wall_median if raw else None)
+
+    def _startup(self) -> Section:
+        section, self.import_ratio = _startup.run(self.cfg)
+        return section
+
+    def _scale(self) -> Section:
+        section, self.scale = _scale.run(self.cfg)
+        return section
+
+    def _memory(self) -> Section:
+        section, self.memory_growth = _memory.run(self.cfg)
+        return section
+
+    def targets(self) -> list[Target]:
+        found = [*self._call_targets()]
+        r = self.import_ratio
+        found.append(Target("`import eemw`", "≤ 1.1x its 4 dependencies",
+                            f"{r:.2f}x" if r else "—", None if r is None else r <= 1.1))
+        speedups = self.scale.get("cancel_speedup", {})
+        size = max(speedups, default=None)
+        found.append(Target(
+            f"cancel_many of {size or 1000:,} at {self.cfg.cancel_latency_ms:g} ms",
+            "≥ 10x faster than the sequential loop",
+            f"{speedups[size]:.1f}x" if size else "—",
+            None if size is None else speedups[size] >= 10,
+        ))
+        per_op = self.scale.get("list_per_op", {})
+        if len(per_op) >= 2:
+            small, big = sorted(per_op)[-2:]
+            cpu = per_op[big][1] / per_op[small][1]
+            wall = per_op[big][0] / per_op[small][0]
+            found.append(Target(
+                f"eemw list client CPU per operation, {small:,} → {big:,} operations",
+                "flat (within ±20%)", f"{cpu:.2f}x (wall: {wall:.2f}x)", 0.8 <= cpu <= 1.2,
+            ))
+        else:
+            found.append(Target("list cost per operation", "flat", "—", None))
+        g = self.memory_growth
+        found.append(Target(f"RSS growth over {self.cfg.memory_calls:,} calls", "≤ 5 MiB",
+                            f"{g:+.2f} MiB" if g is not None else "—",
+                            None if g is None else g <= 5))
+        return found
+
+    def _call_targets(self) -> list[Target]:
+        found = []
+        for kind in ("get", "cancel"):
+            samples = self.e2e.get(kind, {})
+            mine, base = samples.get("eemw"), samples.get(_e2e.BASELINE)
+            for what, goal, attr in (("wall", 0.8, "wall_median"), ("CPU", 0.6, "cpu_median")):
+                r = getattr(mine, attr) / getattr(base, attr) if mine and base else None
+                found.append(Target(f"eemw `{kind}` {what}", f"≤ {goal}x raw requests",
+                                    f"{r:.2f}x" if r else "—", None if r is None else r <= goal))
+        return found
+
+
+def machine() -> Table:
+    table = Table("Machine", ["", "value"])
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    table.rows += [
+        ["CPU", _cpu_model()],
+        ["cores available", str(cpus)],
+        ["OS", platform.platform()],
+        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
+        ["date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")],
+    ]
+    if hasattr(os, "getloadavg"):
+        table.rows.append(["load average (1, 5, 15 min) at the end",
+                           ", ".join(f"{x:.2f}" for x in os.getloadavg())])
+    return table
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def render(run: Run, command: str, elapsed: float) -> str:
+    kind = "SMOKE run (few iterations: checks the harness, the numbers mean little)" \
+        if run.cfg.smoke else "full run"
+    vers = Table("Versions", ["package", "version"], [[k, v] for k, v in versions().items()])
+    targets = Table("Targets", ["target", "goal", "measured", "verdict"],
+                    [[t.name, t.goal, t.measured, t.verdict] for t in run.targets()])
+    targets.notes.append("Targets are reported, never enforced: no number fails the run.")
+    parts = [
+        "# eemw benchmark results", "",
+        f"A {kind}, {elapsed:.0f} s. Reproduce with `make bench` (builds `.bench-venv` with "
+        "eemw and the peers, no OpenTelemetry SDK). The command:", "",
+        f"```\n{command}\n```", "",
+        "Every ratio compares numbers measured in this same run. The emulator always runs in "
+        "its own process; client CPU is the calling thread's CPU time.", "",
+        machine().markdown(), vers.markdown(), targets.markdown(),
+        "## Sections", "",
+    ]
+    parts += [s.markdown() for s in run.sections]
+    if run.failed:
+        parts += [f"**Sections that failed: {', '.join(run.failed)}.**", ""]
+    return "\n".join(parts)

@@ -1,0 +1,473 @@
+"""RequestsTransport against a scripted local HTTP server on 127.0.0.1.
+
+The server is a few lines of socket code so each test can make it misbehave exactly:
+never answer, trickle, drop the connection, redirect, or stream an endless body. It
+counts the connections it accepted and the requests it read, so tests can check what
+reached the wire (one TCP connection for many calls; one attempt per call).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+import eemw
+from eemw import (
+    Call,
+    ConnectError,
+    Headers,
+    InvalidHeaderError,
+    ReadError,
+    Request,
+    RequestsTransport,
+)
+
+Behaviour = Callable[[socket.socket, bytes], None]
+NAME = "projects/demo/operations/T1"
+
+
+class Server:
+    """A threaded HTTP/1.1 server whose answer to each request is ``behaviour``."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.hangups = 0  # connections the client closed
+        self._hung_up = threading.Condition()
+        self.requests: list[bytes] = []
+        self.release = threading.Event()  # lets a stalling behaviour finish at teardown
+        self._threads: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
+        with conn, reader:
+            while True:
+                head = _read_head(reader)
+                if head is None:
+                    with self._hung_up:
+                        self.hangups += 1
+                        self._hung_up.notify_all()
+                    return
+                length = _content_length(head)
+                self.requests.append(head + (reader.read(length) if length else b""))
+                try:
+                    self.behaviour(conn, head)
+                except OSError:
+                    return
+                if b"connection: close" in head.lower():
+                    return
+
+    def wait_for_hangups(self, count: int) -> bool:
+        with self._hung_up:
+            return self._hung_up.wait_for(lambda: self.hangups >= count, timeout=10)
+
+    def close(self) -> None:
+        self.release.set()
+        self.listener.close()
+        for thread in self._threads:
+            thread.join(5)
+
+
+def _read_head(reader: Any) -> bytes | None:
+    lines = []
+    while True:
+        line = reader.readline()
+        if not line:
+            return None
+        lines.append(line)
+        if line in (b"\r\n", b"\n"):
+            return b"".join(lines)
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def answer(
+    status: int = 200, body: bytes = b"{}", headers: dict[str, str] | None = None
+) -> Behaviour:
+    fields = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    fields.update(headers or {})
+    head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+
+    def behave(conn: socket.socket, _: bytes) -> None:
+        conn.sendall(head.encode() + body)
+
+    return behave
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Behaviour], Server]]:
+    servers: list[Server] = []
+
+    def start(behaviour: Behaviour) -> Server:
+        server = Server(behaviour)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def transport() -> Iterator[RequestsTransport]:
+    with_transport = RequestsTransport()
+    yield with_transport
+    with_transport.close()
+
+
+def request(
+    url: str,
+    *,
+    method: str = "GET",
+    timeout: float | None = 5.0,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> Request:
+    return Request(
+        method, url + "/v1/" + NAME, Headers(headers or {"accept": "application/json"}),
+        Call("get" if method == "GET" else "cancel", "demo", "v1", NAME), body, timeout,
+    )
+
+
+# --- what reaches the wire -------------------------------------------------------------
+
+
+def test_many_calls_share_one_pooled_connection(serve: Any, transport: RequestsTransport) -> None:
+    server = serve(answer(body=b'{"name": "x"}'))
+    for _ in range(20):
+        assert transport(request(server.url)).status == 200
+    assert len(server.requests) == 20
+    assert server.connections == 1
+
+
+def test_redirect_comes_back_as_a_response(serve: Any, transport: RequestsTransport) -> None:
+    server = serve(answer(302, b"", {"Location": "/elsewhere"}))
+    response = transport(request(server.url))
+    assert response.status == 302
+    assert response.headers["location"] == "/elsewhere"
+    assert len(server.requests) == 1
+
+
+def test_dropped_connection_is_one_attempt_and_a_read_error(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    def drop(conn: socket.socket, _: bytes) -> None:
+        conn.shutdown(socket.SHUT_RDWR)
+        raise OSError("dropped")
+
+    server = serve(drop)
+    with pytest.raises(ReadError) as info:
+        transport(request(server.url, method="POST"))
+    assert len(server.requests) == 1  # nothing underneath retried it
+    assert isinstance(info.value.__cause__, urllib3.exceptions.HTTPError)
+    assert info.value.operation == NAME
+
+
+def test_sends_body_and_content_length(serve: Any, transport: RequestsTransport) -> None:
+    server = serve(answer())
+    transport(request(server.url, method="POST", body=b'{"a":1}'))
+    transport(request(server.url, method="POST"))
+    with_body, empty = (r.lower() for r in server.requests)
+    assert b"content-length: 7\r\n" in with_body and with_body.endswith(b'{"a":1}')
+    assert b"content-length: 0\r\n" in empty
+
+
+def test_line_break_in_a_header_is_refused_before_sending(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    server = serve(answer())
+    with pytest.raises(InvalidHeaderError, match="x-evil") as info:
+        transport(request(server.url, headers={"x-evil": "secret\r\nInjected: 1"}))
+    with pytest.raises(InvalidHeaderError):
+        transport(request(server.url, headers={"x-evil\r\ninjected": "1"}))
+    assert server.requests == []
+    assert "secret" not in str(info.value)
+
+
+def test_a_scheme_without_an_adapter_is_a_connect_error(transport: RequestsTransport) -> None:
+    with pytest.raises(ConnectError, match="cannot send to ftp://") as info:
+        transport(request("ftp://user:pw@example.invalid"))
+    assert "pw" not in str(info.value)
+
+
+# --- timeouts --------------------------------------------------------------------------
+
+
+def test_server_that_never_answers_is_a_read_error(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    server = serve(lambda conn, _: server.release.wait(30))
+    with pytest.raises(ReadError, match=r"within the attempt timeout of 0\.2s") as info:
+        transport(request(server.url, timeout=0.2))
+    assert isinstance(info.value.__cause__, urllib3.exceptions.ReadTimeoutError)
+
+
+def test_trickling_body_is_cut_at_the_attempt_timeout(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    def trickle(conn: socket.socket, _: bytes) -> None:
+        # 200 bytes at 50 per second: each read gets a byte well within its socket timeout.
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n")
+        for _ in range(200):
+            if server.release.wait(0.02):
+                return
+            conn.sendall(b" ")
+
+    server = serve(trickle)
+    with pytest.raises(ReadError, match="did not arrive within the attempt timeout"):
+        transport(request(server.url, timeout=0.3))
+
+
+def test_connection_refused_is_a_connect_error(transport: RequestsTransport) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    with pytest.raises(ConnectError) as info:
+        transport(request(f"http://127.0.0.1:{port}"))
+    assert isinstance(info.value.__cause__, urllib3.exceptions.NewConnectionError)
+
+
+def test_connect_failure_before_sending_is_a_connect_error(
+    serve: Any, transport: RequestsTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(answer())
+
+    def slow_connect(self: Any) -> Any:
+        raise urllib3.exceptions.ConnectTimeoutError(self, "timed out")
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "_new_conn", slow_connect)
+    with pytest.raises(ConnectError) as info:
+        transport(request(server.url))
+    assert isinstance(info.value.__cause__, urllib3.exceptions.ConnectTimeoutError)
+    assert server.requests == []
+
+
+def test_timeouts_come_from_the_request(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(answer())
+    seen: list[Any] = []
+    real = urllib3.HTTPConnectionPool.urlopen
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["timeout"])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.HTTPConnectionPool, "urlopen", spy)
+    transport = RequestsTransport(connect_timeout=3.0)
+    transport(request(server.url, timeout=7.5))
+    transport(request(server.url, timeout=1.5))
+    transport.close()
+    assert [(t.connect_timeout, t.read_timeout) for t in seen] == [(3.0, 7.5), (1.5, 1.5)]
+
+
+# --- bodies ----------------------------------------------------------------------------
+
+
+def test_endless_body_is_cut_at_the_cap(serve: Any) -> None:
+    def endless(conn: socket.socket, _: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+        while not server.release.is_set():
+            conn.sendall(chunk)
+
+    server = serve(endless)
+    transport = RequestsTransport(max_body_bytes=100_000)
+    response = transport(request(server.url, timeout=10))
+    assert response.truncated
+    assert len(response.body) == 100_000
+    server.behaviour = answer(body=b'{"ok": true}')
+    after = transport(request(server.url))
+    transport.close()
+    assert after.body == b'{"ok": true}' and not after.truncated
+    assert server.connections == 2  # the cut connection was discarded, not reused
+
+
+def test_body_exactly_at_the_cap_is_not_truncated(serve: Any) -> None:
+    server = serve(answer(body=b"y" * 1000))
+    transport = RequestsTransport(max_body_bytes=1000)
+    response = transport(request(server.url))
+    transport.close()
+    assert (len(response.body), response.truncated) == (1000, False)
+
+
+def test_gzip_body_is_decoded(serve: Any, transport: RequestsTransport) -> None:
+    payload = json.dumps({"name": NAME}).encode()
+    server = serve(answer(body=gzip.compress(payload), headers={"Content-Encoding": "gzip"}))
+    assert transport(request(server.url)).json() == {"name": NAME}
+
+
+def test_response_headers_are_lower_cased_and_repeats_joined(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    def twice(conn: socket.socket, _: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Thing: a\r\nX-Thing: b\r\n\r\n{}")
+
+    server = serve(twice)
+    response = transport(request(server.url))
+    assert response.headers["x-thing"] == "a, b"
+    assert "X-Thing" in response.headers
+
+
+# --- sessions, proxies, TLS settings ---------------------------------------------------
+
+
+class CountingAdapter(HTTPAdapter):
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+        self.sent = 0
+        self.closed = 0
+
+    def send(self, *args: Any, **kwargs: Any) -> requests.Response:
+        self.sent += 1
+        return super().send(*args, **kwargs)
+
+    def close(self) -> None:
+        self.closed += 1
+        super().close()
+
+
+def test_a_callers_session_and_its_adapter_are_used(serve: Any) -> None:
+    server = serve(answer(body=b'{"name": "x"}'))
+    session = requests.Session()
+    adapter = CountingAdapter()
+    session.mount("http://", adapter)
+    transport = RequestsTransport(session)
+    for _ in range(3):
+        assert transport(request(server.url)).json() == {"name": "x"}
+    transport.close()
+    assert adapter.sent == 3
+    assert adapter.closed == 0  # eemw never closes a session it did not create
+    assert server.connections == 1
+
+
+def test_a_callers_stock_adapter_pool_is_used(serve: Any) -> None:
+    server = serve(answer())
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    RequestsTransport(session)(request(server.url))
+    (key,) = adapter.poolmanager.pools.keys()
+    assert adapter.poolmanager.pools[key].num_connections == 1
+
+
+def test_close_closes_the_pooled_connections(serve: Any) -> None:
+    server = serve(answer())
+    transport = RequestsTransport()
+    transport(request(server.url))
+    transport.close()
+    assert server.wait_for_hangups(1)
+    assert transport(request(server.url)).status == 200  # a closed transport reconnects
+    transport.close()
+    assert server.connections == 2
+
+
+def test_calls_still_work_after_the_session_is_closed(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    server = serve(answer())
+    transport(request(server.url))
+    transport.session.close()
+    assert transport(request(server.url)).status == 200
+
+
+def test_environment_proxies_are_read_once_per_host(
+    serve: Any, transport: RequestsTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(answer())
+    reads: list[int] = []
+    monkeypatch.setattr(requests.utils, "getproxies", lambda: reads.append(1) or {})
+    for _ in range(5):
+        transport(request(server.url))
+        transport(request(f"http://localhost:{server.port}"))
+    assert len(reads) == 2
+
+
+def test_environment_proxy_is_honoured(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = serve(answer(body=b'{"via": "proxy"}'))
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    transport = RequestsTransport()
+    response = transport(request("http://api.example.invalid"))
+    transport.close()
+    assert response.json() == {"via": "proxy"}
+    assert proxy.requests[0].startswith(b"GET http://api.example.invalid/v1/" + NAME.encode())
+
+
+def test_a_missing_ca_bundle_is_a_connect_error() -> None:
+    broken = RequestsTransport(verify="/nonexistent/ca-bundle.pem")
+    with pytest.raises(ConnectError, match=r"cannot connect to https://example\.invalid"):
+        broken(request("https://example.invalid"))
+
+
+def test_verify_false_is_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="eemw.transport"):
+        RequestsTransport(verify=False)
+    assert "verification is OFF" in caplog.text
+
+
+def test_verified_transport_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="eemw.transport"):
+        RequestsTransport()
+    assert caplog.text == ""
+
+
+def test_google_auth_request_uses_the_transports_session(transport: RequestsTransport) -> None:
+    auth_request = transport.google_auth_request()
+    assert auth_request.session is transport.session
+
+
+def test_errors_never_quote_the_bearer_token(serve: Any, transport: RequestsTransport) -> None:
+    server = serve(lambda conn, _: server.release.wait(30))
+    secret = "ya29.very-secret-token"
+    with pytest.raises(ReadError) as info:
+        transport(request(server.url, timeout=0.1, headers={"authorization": "Bearer " + secret}))
+    assert secret not in str(info.value)
+    assert secret not in repr(transport)
+
+
+def test_max_body_bytes_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        RequestsTransport(max_body_bytes=0)
+
+
+def test_is_the_clients_default_transport() -> None:
+    from google.auth.credentials import AnonymousCredentials
+
+    with eemw.Client("demo", credentials=AnonymousCredentials()) as client:
+        assert isinstance(client.transport, RequestsTransport)
