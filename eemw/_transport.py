@@ -57,6 +57,22 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestsTransport"]
 
 logger = logging.getLogger("eemw.transport")
 
+
+class _RedactUrls(logging.Filter):
+    """Redacts URLs in urllib3's DEBUG records, which print each request target in full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_url(a) if isinstance(a, str) and ("?" in a or "@" in a) else a
+                for a in record.args
+            )
+        return True
+
+
+# Installed once, on import: eemw's own requests go through this logger.
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactUrls())
+
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 _CHUNK = 256 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -280,10 +296,26 @@ class RequestsTransport:
                 route.pool.close()
 
     def google_auth_request(self) -> Any:
-        """A ``google.auth.transport.Request`` that refreshes tokens over this session."""
+        """A ``google.auth.transport.Request`` that refreshes tokens over this session.
+
+        It never follows a redirect: a 307 from a token endpoint would re-post the refresh
+        token and client secret to wherever it points.
+        """
         from google.auth.transport.requests import Request as AuthRequest
 
-        return AuthRequest(self._session)
+        class NoRedirects(AuthRequest):
+            def __call__(self, url: str, method: str = "GET", body: Any = None,
+                         headers: Any = None, timeout: Any = None, **kwargs: Any) -> Any:
+                kwargs["allow_redirects"] = False
+                if timeout is None:
+                    return super().__call__(  # type: ignore[no-untyped-call]
+                        url, method, body, headers, **kwargs
+                    )
+                return super().__call__(  # type: ignore[no-untyped-call]
+                    url, method, body, headers, timeout, **kwargs
+                )
+
+        return NoRedirects(self._session)
 
     def __repr__(self) -> str:
         return f"<RequestsTransport max_body_bytes={self.max_body_bytes}>"

@@ -162,10 +162,6 @@ def test_an_api_redirect_is_never_followed(emu: Emulator, status: int, method: s
     assert [r.path for r in emu.requests if r.path != "/token"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RequestsTransport.google_auth_request (eemw/_transport.py) lets google-auth follow "
-    "redirects: a 307 from the token endpoint re-posts the refresh token and client secret"
-))
 @pytest.mark.parametrize("status", [302, 307, 308])
 def test_a_token_endpoint_redirect_is_never_followed(emu: Emulator, status: int) -> None:
     name = emu.add_operation("demo", state="RUNNING")

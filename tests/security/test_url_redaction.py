@@ -128,10 +128,6 @@ def test_eemw_logs_and_errors_never_show_url_credentials(run: Run) -> None:
     assert leaks(texts) == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "urllib3.connectionpool logs each request target, query string included, at DEBUG; "
-    "eemw/_transport.py should redact it as auth.py does for google-auth's records"
-))
 def test_the_http_library_debug_log_never_shows_url_credentials(run: Run) -> None:
     urllib3_lines = [r.getMessage() for r in run.records if r.name.startswith("urllib3")]
     assert any("GET /v1/projects/demo/operations/" in line for line in urllib3_lines)
