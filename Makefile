@@ -24,7 +24,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(wildcard eemw tests examples benchmarks plugins)
 	$(BIN)/mypy --strict eemw
-	$(BIN)/mypy --strict tests/typing
+	$(BIN)/mypy --strict tests/typing examples
 	$(BIN)/mypy --strict plugins/eemw-ratelimit/src plugins/eemw-audit/src tests/plugins/fixtures/eemw-readonly/src
 
 test: lint

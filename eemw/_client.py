@@ -16,15 +16,13 @@ import platform
 import random as _random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-from google.auth import credentials as ga_credentials
-
 from ._errors import (
+    ApiError,
     DeadlineExceededError,
     EemwError,
     FailedPreconditionError,
@@ -36,7 +34,7 @@ from ._errors import (
     UsageError,
 )
 from ._http import Call, CallKind, Context, Headers, Request, Response
-from ._keys import DEADLINE, IDEMPOTENCY_KEY, TRACE_ATTRIBUTES
+from ._keys import CLOCK, DEADLINE, IDEMPOTENCY_KEY, SLEEP, TRACE_ATTRIBUTES
 from ._metrics import Metrics
 from ._models import Operation, OperationName, State, collection_path
 from ._pipeline import Entry, Handler, Pipeline, Stack
@@ -48,6 +46,9 @@ from .middleware.idempotency import Idempotency, validate_key
 from .middleware.retry import RETRY_POLICY, Retry, RetryBudget, RetryPolicy
 from .middleware.tracing import Tracing
 
+if TYPE_CHECKING:
+    from google.auth import credentials as ga_credentials
+
 __all__ = [
     "API_VERSIONS",
     "DEFAULT_ENDPOINT",
@@ -56,6 +57,7 @@ __all__ = [
     "CancelResult",
     "Client",
     "Operations",
+    "WaitResult",
 ]
 
 DEFAULT_ENDPOINT = "https://earthengine.googleapis.com"
@@ -125,6 +127,8 @@ class Client:
         )
         self._clock = clock
         self._sleep = sleep
+        # Built once: every request starts from it, so plugins see the injected time.
+        self._context = Context().set(CLOCK, clock).set(SLEEP, sleep)
         self._headers = _base_headers(user_agent)
         self._owns_transport = transport is None
         if transport is None:
@@ -196,7 +200,7 @@ class Client:
     ) -> Response:
         seconds = _check_timeout(timeout, DEFAULT_TIMEOUTS[call.kind])
         context = (
-            Context()
+            self._context
             .set(DEADLINE, self._clock() + seconds)
             .set(CALLER_IDENTITY, caller_identity(self._auth_credentials))
         )
@@ -453,8 +457,8 @@ class Operations:
         result. ``on_result`` is called (from worker threads) as each cancel finishes; an
         exception it raises is logged and changes neither the other cancels nor the results.
         """
-        targets = [self._client._name(n) for n in names]
-        if not isinstance(max_workers, int) or max_workers < 1:
+        targets = _names(self._client, names)
+        if not _is_int(max_workers) or max_workers < 1:
             raise UsageError("max_workers must be a positive integer")
         _check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
 
@@ -469,6 +473,8 @@ class Operations:
 
         if not targets:
             return []
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(max_workers, len(targets)), "eemw-cancel") as pool:
             futures = [pool.submit(one, name) for name in targets]
             try:
@@ -488,7 +494,8 @@ class Operations:
             return CancelResult(name.name, "already_done", error)
         except NotFoundError as error:
             return CancelResult(name.name, "not_found", error)
-        except EemwError as error:
+        except Exception as error:
+            # Even a bug in a caller's own stage must not cost the other names their results.
             return CancelResult(name.name, "error", error)
         return CancelResult(name.name, "cancelled", None)
 
@@ -500,39 +507,59 @@ class Operations:
         poll_interval: float = 1.0,
         max_poll_interval: float = 30.0,
         on_update: Callable[[Operation], object] | None = None,
-    ) -> builtins.list[Operation]:
+    ) -> builtins.list[WaitResult]:
         """Wait for several operations with one polling schedule, in the calling thread.
 
-        Each round gets every operation not yet done, then backs off (``poll_interval``
-        doubling up to ``max_poll_interval``), never past ``timeout``. Returns the last
-        state seen of each, in order: done ones (succeeded, failed or cancelled) and, if the
-        timeout came first, the ones still running. Nothing is raised for a FAILED
-        operation; check ``op.failed``. ``on_update`` sees every state fetched.
+        Each round gets every operation not yet settled, then backs off (``poll_interval``
+        doubling up to ``max_poll_interval``), never past ``timeout``. Returns one
+        :class:`WaitResult` per name, in order, and raises nothing for what happens to one
+        operation: a FAILED one is ``done`` with ``operation.failed``; one the server
+        refuses definitively (not found, permission denied) carries that ``error`` and is
+        not asked for again; a transient failure is recorded and retried next round; and
+        at the timeout the rest keep the last state seen (``operation`` is ``None`` if
+        none was). ``on_update`` sees every state fetched.
         """
         client = self._client
-        targets = [client._name(n) for n in names]
+        targets = _names(client, names)
         seconds = _check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
         _check_poll(poll_interval, max_poll_interval)
         deadline = client._clock() + seconds
-        latest: dict[str, Operation] = {}
-        pending = list(dict.fromkeys(t.name for t in targets))
+        states = {t.name: _Waiting() for t in targets}
         delay = poll_interval
-        while pending:
-            for name in pending:
-                left = deadline - client._clock()
-                if left <= 0:
-                    break
-                op = self.get(name, timeout=min(left, DEFAULT_TIMEOUTS["get"]))
-                latest[name] = op
-                if on_update is not None:
-                    on_update(op)
-            pending = [n for n in pending if not (n in latest and latest[n].done)]
+        while self._poll_round(states, deadline, on_update):
             left = deadline - client._clock()
-            if not pending or left <= 0:
+            if left <= 0:
                 break
             client._sleep(min(delay, left))
             delay = min(delay * 2, max_poll_interval)
-        return [latest.get(t.name) or Operation(t.name) for t in targets]
+        return [states[t.name].result(t.name) for t in targets]
+
+    def _poll_round(
+        self,
+        states: dict[str, _Waiting],
+        deadline: float,
+        on_update: Callable[[Operation], object] | None,
+    ) -> bool:
+        """Get every unsettled operation once; False when none is left or time ran out."""
+        clock = self._client._clock
+        for name, state in states.items():
+            if state.settled:
+                continue
+            left = deadline - clock()
+            if left <= 0:
+                return False
+            try:
+                state.operation = self.get(name, timeout=min(left, DEFAULT_TIMEOUTS["get"]))
+                state.error = None
+            except DeadlineExceededError:
+                return False
+            except EemwError as error:
+                state.error = error
+                state.final = _definitive(error)
+                continue
+            if on_update is not None:
+                on_update(state.operation)
+        return any(not s.settled for s in states.values())
 
     def _call(self, kind: CallKind, name: OperationName) -> Call:
         return Call(kind, name.project, self._client.api_version, name.name)
@@ -546,17 +573,71 @@ class CancelResult:
     """The outcome of one cancel in :meth:`Operations.cancel_many`.
 
     ``outcome`` is ``"cancelled"`` (the server accepted the cancel), ``"already_done"``,
-    ``"not_found"`` or ``"error"``; ``error`` is the typed error for all but the first.
+    ``"not_found"`` or ``"error"``; ``error`` is the error for all but the first (an
+    :class:`~eemw.EemwError`, or whatever a caller's own stage raised).
     """
 
     name: str
     outcome: CancelOutcome
-    error: EemwError | None = None
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:
         """True when the operation is cancelled or was already done."""
         return self.outcome in ("cancelled", "already_done")
+
+
+@dataclass(frozen=True, slots=True)
+class WaitResult:
+    """What :meth:`Operations.wait_many` learned about one operation.
+
+    ``operation`` is the last state seen (``None`` if no answer came); ``error`` the error
+    of the last request for it, when that failed.
+    """
+
+    name: str
+    operation: Operation | None
+    error: EemwError | None = None
+
+    @property
+    def done(self) -> bool:
+        """True when the operation finished (succeeded, failed or cancelled)."""
+        return self.operation is not None and self.operation.done
+
+
+class _Waiting:
+    """Mutable per-operation bookkeeping inside one ``wait_many`` call (never shared)."""
+
+    __slots__ = ("error", "final", "operation")
+
+    def __init__(self) -> None:
+        self.operation: Operation | None = None
+        self.error: EemwError | None = None
+        self.final = False
+
+    @property
+    def settled(self) -> bool:
+        return self.final or (self.operation is not None and self.operation.done)
+
+    def result(self, name: str) -> WaitResult:
+        return WaitResult(name, self.operation, self.error)
+
+
+def _definitive(error: EemwError) -> bool:
+    # Asking again will not change a 4xx other than throttling or an expired token.
+    return isinstance(error, ApiError) and 400 <= error.http_status < 500 and (
+        error.http_status not in (401, 408, 429)
+    )
+
+
+def _names(
+    client: Client, names: Iterable[str | OperationName | Operation]
+) -> builtins.list[OperationName]:
+    if isinstance(names, (str, bytes, OperationName, Operation)):
+        raise UsageError("names must be a list of operation names, not a single name")
+    if not isinstance(names, Iterable):
+        raise UsageError(f"names must be a list of operation names, not {type(names).__name__}")
+    return [client._name(n) for n in names]
 
 
 def _wait_timeout(
@@ -687,7 +768,9 @@ def _credentials(
     credentials: ga_credentials.Credentials | None,
 ) -> tuple[ga_credentials.Credentials, str | None]:
     if credentials is not None:
-        if not isinstance(credentials, ga_credentials.Credentials):
+        from google.auth.credentials import Credentials
+
+        if not isinstance(credentials, Credentials):
             raise UsageError(
                 f"credentials must be google-auth credentials, not {type(credentials).__name__}"
             )

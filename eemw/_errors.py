@@ -84,7 +84,12 @@ class EemwError(Exception):
 
     Every eemw error pickles and copies with its attributes (and an eemw ``__cause__``),
     so it survives ``multiprocessing`` and ``concurrent.futures`` process pools.
+
+    ``plugin`` and ``distribution`` name the plugin stage that raised it, when one did.
     """
+
+    plugin: str | None = None
+    distribution: str | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The default re-calls __init__ with self.args, which fails for errors whose

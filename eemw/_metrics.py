@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import metrics
-
 from ._http import Call
 from ._version import __version__
 
@@ -26,6 +24,8 @@ class Metrics:
         self._enabled = enabled
         if not enabled:
             return
+        from opentelemetry import metrics  # a client needs it; `import eemw` does not
+
         meter = metrics.get_meter("eemw", __version__, meter_provider=meter_provider)
         self._duration = meter.create_histogram(
             "eemw.client.call.duration", unit="s", description="Duration of logical eemw calls"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
@@ -54,6 +55,12 @@ def parse_timestamp(text: object) -> datetime | None:
     """
     if not isinstance(text, str):
         return None
+    if _FAST_ISO and len(text) in _ZULU_LENGTHS and _zulu_shape(text):
+        # Google's own form, "…T…Z" with 0/3/6/9 digits: the C parser is ten times faster.
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return None
     m = _TIMESTAMP.fullmatch(text)
     if m is None:
         return None
@@ -67,6 +74,19 @@ def parse_timestamp(text: object) -> datetime | None:
         )
     except ValueError:
         return None
+
+
+# Python 3.11's fromisoformat reads "Z" and up to 9 fractional digits; 3.10's does not.
+_FAST_ISO = sys.version_info >= (3, 11)
+_ZULU_LENGTHS = frozenset({20, 24, 27, 30})
+
+
+def _zulu_shape(text: str) -> bool:
+    return (
+        text[-1] == "Z" and text[4] == "-" and text[7] == "-" and text[10] == "T"
+        and text[13] == ":" and text[16] == ":" and (len(text) == 20 or text[19] == ".")
+        and text.isascii() and text[:4].isdigit() and text[20:-1].isdigit() == (len(text) > 20)
+    )
 
 
 def _offset(zone: str) -> timezone:

@@ -71,6 +71,11 @@ class Entry:
         if not callable(self.middleware):
             raise StackError(f"entry {self.name!r}: middleware must be callable")
 
+    @property
+    def origin(self) -> str:
+        """Where the stage comes from: ``plugin from <dist>``, or its middleware's path."""
+        return f"plugin from {self.plugin}" if self.plugin else _origin(self.middleware)
+
 
 def _fits(entries: list[Entry], position: int, phase: Phase) -> bool:
     """Whether ``position`` lies inside ``phase``: call entries never follow the call phase's
@@ -183,8 +188,7 @@ def _describe(entries: tuple[Entry, ...]) -> str:
     width = max((len(e.name) for e in entries), default=9)
     lines = []
     for i, e in enumerate(entries, 1):
-        origin = f"plugin from {e.plugin}" if e.plugin else _origin(e.middleware)
-        lines.append(f"{i:>2}. {e.name:<{width}}  {e.phase:<7}  {origin}")
+        lines.append(f"{i:>2}. {e.name:<{width}}  {e.phase:<7}  {e.origin}")
     lines.append(f"    {'transport':<{width}}  {'':<7}  sends the request")
     return "\n".join(lines)
 
@@ -225,8 +229,10 @@ def _guarded(entry: Entry, call_next: Handler) -> Handler:
                 raise
 
         try:
-            return middleware(request, next_stage)
-        except EemwError:
+            response = middleware(request, next_stage)
+        except EemwError as exc:
+            if exc.plugin is None and not any(exc is seen for seen in passed_up):
+                _blame(exc, name, dist)
             raise
         except Exception as exc:
             if any(exc is seen for seen in passed_up):
@@ -237,8 +243,25 @@ def _guarded(entry: Entry, call_next: Handler) -> Handler:
                 plugin=name,
                 distribution=dist,
             ) from exc
+        if not isinstance(response, Response):
+            raise PluginError(
+                f"plugin {name!r} (from {dist}) returned {type(response).__name__} instead of "
+                f"an eemw.Response while handling {request.call.label}",
+                plugin=name,
+                distribution=dist,
+            )
+        return response
 
     return handler
+
+
+def _blame(error: EemwError, plugin: str, distribution: str | None) -> None:
+    """Name the plugin on a typed error it raised itself (its own, not one from below)."""
+    error.plugin = plugin
+    error.distribution = distribution
+    add_note = getattr(error, "add_note", None)  # Python 3.11+
+    if add_note is not None:
+        add_note(f"raised by plugin {plugin!r} (from {distribution})")
 
 
 class Pipeline:

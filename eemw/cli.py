@@ -12,7 +12,8 @@
     eemw demo
 
 Exit codes: 0 success, 1 API error (or every operation of the command failed), 2 usage
-error (nothing was sent), 3 partial failure of a bulk command, 130 interrupted.
+error (nothing was sent), 3 partial failure of a bulk command, 130 interrupted. ``eemw
+emulator`` exits 0 on Ctrl-C or SIGTERM: that is how a foreground server normally ends.
 
 Parsing uses argparse; output uses rich (the ``cli`` extra), imported only once ``main``
 runs, so ``import eemw.cli`` stays light.
@@ -26,7 +27,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
+from ._cli.seed import DEMO_OPERATIONS, MAX_SEED
+from ._cli.streams import guarded_streams
 from ._client import API_VERSIONS, DEFAULT_TIMEOUTS
 from ._errors import EemwError, UsageError
 from ._version import __version__
@@ -38,10 +41,27 @@ _MISSING_EXTRA = (
     "pip install 'eemw[cli]'"
 )
 _S = argparse.SUPPRESS
+# Ten days, as long as a task lives: the longest timeout the client accepts.
+_MAX_SECONDS = 864_000.0
+_MAX_LATENCY_MS = 60_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Nothing escapes as a traceback: Ctrl-C at any point (even while the command is still
+    importing or parsing) is one line and 130, and a reader that goes away early
+    (``eemw … | head``) silences the output but not the command, which keeps its code.
+    """
+    with guarded_streams():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            print("eemw: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         import rich  # noqa: F401
     except ImportError:
@@ -57,10 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ._cli.output import Output, clean
-    from ._cli.session import Settings
+    from ._cli.session import Settings, show_audit_records
 
     settings = Settings.from_args(args)
     out = Output(settings.json)
+    show_audit_records()
     try:
         code: int = args.handler(args, settings, out)
     except KeyboardInterrupt:
@@ -72,10 +93,6 @@ def _run(args: argparse.Namespace) -> int:
     except EemwError as error:
         print(f"eemw: error: {clean(error)}", file=sys.stderr)
         return EXIT_ERROR
-    except BrokenPipeError:
-        # The reader went away (`eemw … | head`): nothing left to say, and no traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     except Exception as error:
         if os.environ.get("EEMW_DEBUG"):
             raise
@@ -106,7 +123,7 @@ def _global_options() -> argparse.ArgumentParser:
     add("--json", action="store_true", default=_S, help="write JSON lines, one object per item")
     add("--emulator", action="store_true", default=_S,
         help="run this one command against a fresh embedded emulator (project 'demo', "
-        "seeded with 12 operations)")
+        f"seeded with {DEMO_OPERATIONS} demo operations, as `eemw emulator` is)")
     return parent
 
 
@@ -119,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eemw", parents=[common],
         description="Operate Earth Engine long-running operations (tasks).",
         epilog="exit codes: 0 success, 1 API error, 2 usage error, 3 partial failure, "
-        "130 interrupted",
+        "130 interrupted (but 0 when Ctrl-C stops `eemw emulator`)",
     )
     parser.add_argument("--version", action="version", version=f"eemw {__version__}")
     parser.set_defaults(help_parser=parser)
@@ -172,17 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = top.add_parser("plugins", parents=[common], help="list installed and enabled plugins")
     p.set_defaults(handler=commands.plugins)
 
-    p = top.add_parser("emulator", help="run the local emulator until interrupted")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    p = top.add_parser(
+        "emulator", help="run the local emulator until interrupted",
+        description="Serve the emulator in the foreground; Ctrl-C stops it (exit 0). It "
+        "starts with the same demo operations as --emulator, so the same ids work.",
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default %(default)s; anything but loopback lets "
+                   "others use it)")
     p.add_argument("--port", type=_count(0, 65535), default=8080,
                    help="port (default %(default)s; 0: any free port)")
-    p.add_argument("--seed-operations", type=_count(0), default=12, metavar="N",
-                   help="operations to create at start (default %(default)s)")
-    p.add_argument("--fault-rate", type=float, default=0.0, metavar="R",
+    p.add_argument("--seed-operations", type=_count(0, MAX_SEED), default=DEMO_OPERATIONS,
+                   metavar="N", help="demo operations to create at start (default "
+                   f"%(default)s, the set --emulator has; at most {MAX_SEED})")
+    p.add_argument("--fault-rate", type=_fraction, default=0.0, metavar="R",
                    help="share of API requests given a random fault, 0 to 1")
-    p.add_argument("--fault-seed", type=int, default=0, help="seed of the random faults")
+    p.add_argument("--fault-seed", type=_count(0), default=0, help="seed of the random faults")
     p.add_argument("--latency", type=_milliseconds, default=0.0, metavar="MS",
-                   help="milliseconds added to every API response")
+                   help=f"milliseconds added to every API response (at most {_MAX_LATENCY_MS})")
     p.add_argument("--credentials-file", metavar="FILE",
                    help="write authorized-user JSON for this emulator (for --credentials)")
     p.add_argument("--service-account-file", metavar="FILE",
@@ -216,23 +240,41 @@ def _count(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _seconds(text: str) -> float:
+def _number(text: str, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+        raise argparse.ArgumentTypeError(f"not a number of {what}: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of {what}, not {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _number(text, "seconds")
+    if not 0 < value <= _MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {_MAX_SECONDS:g} seconds (ten days), not {text}"
+        )
     return value
 
 
 def _milliseconds(text: str) -> float:
+    value = _number(text, "milliseconds")
+    if not 0 <= value <= _MAX_LATENCY_MS:
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 to {_MAX_LATENCY_MS} milliseconds, not {text}"
+        )
+    return value
+
+
+def _fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be zero or more milliseconds, not {text}")
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
     return value
 
 

@@ -9,7 +9,9 @@ Runs against the embedded emulator:
 
     python examples/bulk_cancel.py
 
-The ``eemw`` command does the same with ``eemw operations cancel --all --state RUNNING``.
+The ``eemw`` command does the same for a project's queued and running tasks with
+``eemw operations cancel --all --state PENDING,RUNNING --yes`` (``--yes`` because off a
+terminal nothing asks for confirmation; on one, leave it out and answer the prompt).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def draw(spans: Sequence[ReadableSpan]) -> None:
         print(f"{'    ' * depth}{span.name} [{span.kind.name}] {took:.1f} ms")
         for key in SHOWN:
             if span.attributes and key in span.attributes:
-                print(f"{'    ' * depth}  {key} = {span.attributes[key]}")
+                print(f"{'    ' * depth}  {key} = {span.attributes[key]!s}")
         for child in children(span.context.span_id if span.context else None):
             show(child, depth + 1)
 

@@ -1,7 +1,9 @@
 """The internals of the ``eemw`` command (:mod:`eemw.cli` is the entry point).
 
 Modules here may import ``rich``; :mod:`eemw.cli` imports them only after checking that
-the ``cli`` extra is installed, so ``import eemw.cli`` stays light.
+the ``cli`` extra is installed, so ``import eemw.cli`` stays light. The exceptions, which
+:mod:`eemw.cli` imports up front, need only the standard library: this package,
+:mod:`.streams` and :mod:`.seed`.
 """
 
 from __future__ import annotations

@@ -7,17 +7,21 @@ and an exit code. Bulk commands (cancel, wait) decide their own code from their 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.progress import Progress, TaskID
 from rich.prompt import Confirm
 from rich.text import Text
 
-from .._client import CancelResult, Operations
-from .._errors import UsageError
+from .._client import CancelResult, Operations, WaitResult
+from .._errors import NotFoundError, UsageError
 from .._models import Operation, OperationName
 from .._plugins import enabled_names, installed_plugins
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
@@ -25,6 +29,7 @@ from .output import (
     Output,
     cancel_record,
     cancel_table,
+    clean,
     operation_detail,
     operation_record,
     operations_table,
@@ -32,8 +37,15 @@ from .output import (
     plugins_table,
     stack_record,
     stack_table,
+    wait_label,
+    wait_record,
+    wait_table,
 )
-from .session import EMULATOR_PROJECT, Settings, check_project, open_client
+from .seed import seed_demo
+from .session import EMULATOR_PROJECT, Settings, check_project, is_loopback, open_client
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
 
 __all__ = [
     "cancel", "delete", "demo", "emulator", "get", "list_", "plugins", "stack", "wait",
@@ -53,7 +65,8 @@ def split_values(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
 
 
-def _states(values: Sequence[str] | None) -> list[str]:
+def _upper(values: Sequence[str] | None) -> list[str]:
+    # States and task types are both upper-case enum names on the wire.
     return [v.upper() for v in split_values(values)]
 
 
@@ -94,14 +107,16 @@ def list_(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     with open_client(settings) as client:
         project = check_project(client)
         ops = client.operations.list(
-            state=_states(args.state) or None,
-            type=split_values(args.type) or None,
+            state=_upper(args.state) or None,
+            type=_upper(args.type) or None,
             limit=args.limit,
             filter=args.filter,
             page_size=args.page_size,
         )
         if out.json:
             for op in ops:  # streamed: a script sees each page as it arrives
+                if out.gone:
+                    break  # the reader stopped (`| head`): fetch no more pages for nobody
                 out.record(operation_record(op))
             return EXIT_OK
         found = list(ops)
@@ -139,9 +154,9 @@ def cancel(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         targets: list[Operation] | None = None
         if args.all:
             project = check_project(client)
-            states = _states(args.state) or list(DEFAULT_CANCEL_STATES)
+            states = _upper(args.state) or list(DEFAULT_CANCEL_STATES)
             targets = list(client.operations.list(
-                state=states, type=split_values(args.type) or None
+                state=states, type=_upper(args.type) or None
             ))
             names = [op.name for op in targets]
         else:
@@ -236,24 +251,25 @@ def wait(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         try:
             results = _wait_all(client.operations, names, args, out, latest)
         except KeyboardInterrupt:
-            seen = [latest[n] for n in names if n in latest]
-            _show_ops(out, seen)
-            finished = sum(op.done for op in seen)
+            seen = [WaitResult(n, latest.get(n)) for n in names]
+            _show_waits(out, [(r, _state_outcome(r) or "interrupted") for r in seen], args)
+            finished = sum(r.done for r in seen)
             out.note(f"interrupted: {finished} of {_count(names)} done; stopped waiting "
                      "(nothing was cancelled)", style="bold")
             return EXIT_INTERRUPTED
-    _show_ops(out, results)
-    counts = Counter(_wait_outcome(op, args.timeout) for op in results)
+    rows = [(r, _wait_outcome(r)) for r in results]
+    _show_waits(out, rows, args)
+    counts = Counter(wait_label(outcome, args.timeout) for _, outcome in rows)
     if not out.json:
         order = sorted(counts, key=lambda k: (k != "succeeded", k))
         out.show(Text(_summary(counts, order)))
-    return _exit_code(counts["succeeded"], len(results))
+    return _exit_code(sum(outcome == "succeeded" for _, outcome in rows), len(rows))
 
 
 def _wait_all(
     operations: Operations, names: list[str], args: argparse.Namespace, out: Output,
     latest: dict[str, Operation],
-) -> list[Operation]:
+) -> list[WaitResult]:
     """``wait_many`` with a progress display; ``latest`` keeps every state seen so far."""
     if not out.json:
         out.note(f"waiting for {_count(names)} (timeout {args.timeout:g}s; Ctrl-C to stop)…")
@@ -270,18 +286,34 @@ def _wait_all(
         )
 
 
-def _wait_outcome(op: Operation, timeout: float) -> str:
-    if not op.done:
-        return f"not done after {timeout:g}s"
-    return op.state.value.lower()
+def _state_outcome(result: WaitResult) -> str | None:
+    """``succeeded``, ``failed`` or ``cancelled`` for a finished operation, else None."""
+    return result.operation.state.value.lower() if result.operation and result.done else None
 
 
-def _show_ops(out: Output, ops: list[Operation]) -> None:
+def _wait_outcome(result: WaitResult) -> str:
+    """What became of one operation: its final state, or why it has none.
+
+    ``not_found`` when the server says it does not exist; ``error`` when no state ever
+    came back because the requests failed; ``no_answer`` when the timeout came before
+    any answer; else ``not_done`` (the last request may have failed: its error is kept).
+    """
+    done = _state_outcome(result)
+    if done is not None:
+        return done
+    if isinstance(result.error, NotFoundError):
+        return "not_found"
+    if result.operation is None:
+        return "no_answer" if result.error is None else "error"
+    return "not_done"
+
+
+def _show_waits(out: Output, rows: list[tuple[WaitResult, str]], args: argparse.Namespace) -> None:
     if out.json:
-        for op in ops:
-            out.record(operation_record(op))
-    elif ops:
-        out.show(operations_table(ops, wide=out.wide))
+        for result, outcome in rows:
+            out.record(wait_record(result, outcome))
+    elif rows:
+        out.show(wait_table(rows, args.timeout, wide=out.wide))
 
 
 def _wait_display(progress: Progress, names: list[str]) -> _Update:
@@ -341,23 +373,69 @@ def plugins(args: argparse.Namespace, settings: Settings, out: Output) -> int:
 
 
 def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
-    from ..emulator import serve
+    """Serve in the foreground until Ctrl-C or SIGTERM, its normal end: exit 0."""
+    from ..emulator import Emulator
 
-    argv = [
-        "--host", args.host,
-        "--port", str(args.port),
-        "--project", settings.project or EMULATOR_PROJECT,
-        "--seed-operations", str(args.seed_operations),
-        "--fault-rate", str(args.fault_rate),
-        "--fault-seed", str(args.fault_seed),
-        "--latency-ms", str(args.latency),
-        "--realtime",
-    ]
-    if args.credentials_file:
-        argv += ["--credentials-file", args.credentials_file]
-    if args.service_account_file:
-        argv += ["--service-account-file", args.service_account_file]
-    return serve(argv)
+    if not is_loopback(args.host):
+        print(f"eemw: warning: --host {clean(args.host)} is not a loopback address: anyone who can "
+              "reach it can list and cancel its operations and get tokens from it (the "
+              "emulator is for local testing only)", file=sys.stderr)
+    try:
+        emu = Emulator(
+            host=args.host, port=args.port, realtime=True, latency=args.latency / 1000,
+            record=False, default_project=settings.project or EMULATOR_PROJECT,
+        )
+    except ValueError as error:
+        raise UsageError(f"cannot run the emulator: {error}") from error
+    seed_demo(emu, args.seed_operations)
+    if args.fault_rate:
+        emu.set_chaos(args.fault_rate, seed=args.fault_seed)
+    try:
+        emu.start()
+    except OSError as error:
+        print(f"eemw: error: cannot start the emulator on {clean(args.host)}:{args.port}: "
+              f"{clean(error.strerror or error)}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        _write_credentials(emu, args)
+        print(f"eemw emulator listening on {emu.url}", flush=True)
+        _until_stopped()
+    finally:
+        emu.stop()
+    return EXIT_OK
+
+
+def _write_credentials(emu: Emulator, args: argparse.Namespace) -> None:
+    files = ((args.credentials_file, emu.authorized_user_info),
+             (args.service_account_file, emu.service_account_info))
+    for path, info in files:
+        if not path:
+            continue
+        try:
+            # Only the owner may read it: it holds a client secret or a private key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(info(), handle, indent=2)
+        except OSError as error:
+            raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def _until_stopped() -> None:
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        stop.wait()  # signals reach the main thread only; whoever runs us stops us
+        return
+    # SIGINT too, explicitly: a shell starts a background job (`eemw emulator &`) with
+    # SIGINT ignored, and `kill -INT` should still stop it.
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        stop.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def demo(args: argparse.Namespace, settings: Settings, out: Output) -> int:

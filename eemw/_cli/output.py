@@ -20,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .._client import CancelResult
+from .._client import CancelResult, WaitResult
+from .._errors import ApiError
 from .._models import Operation, State
 from .._pipeline import Entry
 from .._plugins import PluginInfo
@@ -37,6 +38,8 @@ __all__ = [
     "plugins_table",
     "stack_record",
     "stack_table",
+    "wait_record",
+    "wait_table",
 ]
 
 STATE_STYLES: Mapping[State, str] = {
@@ -55,6 +58,8 @@ OUTCOME_STYLES: Mapping[str, str] = {
     "error": "bold red",
     "would_cancel": "cyan",
 }
+# Wait outcomes that are not an operation's final state, and what people read for them.
+WAIT_PROBLEMS = ("not_done", "no_answer", "not_found", "error", "interrupted")
 
 
 _PIPE_WIDTH = 250
@@ -95,6 +100,11 @@ class Output:
 
     def show(self, renderable: RenderableType) -> None:
         self.console.print(renderable)
+
+    @property
+    def gone(self) -> bool:
+        """Whether stdout's reader went away (``| head``): nothing written is read any more."""
+        return bool(getattr(sys.stdout, "gone", False))
 
     @property
     def wide(self) -> bool:
@@ -223,6 +233,77 @@ def operation_detail(op: Operation) -> Table:
     return grid
 
 
+# -- wait ----------------------------------------------------------------------------------
+
+
+def wait_record(result: WaitResult, outcome: str) -> dict[str, Any]:
+    """The JSON-lines view of one waited-on operation: every key of :func:`operation_record`
+    (``null`` when no state was ever seen), then ``outcome``, ``request_error`` and
+    ``request_error_type`` (the last failed request for it, if it failed)."""
+    op = result.operation
+    if op is None:
+        record = operation_record(Operation(result.name))
+        record.update(state=None, done=None, priority=None)
+    else:
+        record = operation_record(op)
+    error = result.error
+    record.update(
+        outcome=outcome,
+        request_error=None if error is None else str(error),
+        request_error_type=None if error is None else type(error).__name__,
+    )
+    return record
+
+
+def wait_label(outcome: str, timeout: float) -> str:
+    """How a wait outcome reads for people: ``not done after 600s``, ``not found``, …"""
+    if outcome == "not_done":
+        return f"not done after {timeout:g}s"
+    if outcome == "no_answer":
+        return f"no answer within {timeout:g}s"
+    return outcome.replace("_", " ")
+
+
+def wait_table(
+    rows: Iterable[tuple[WaitResult, str]], timeout: float, *, wide: bool = True
+) -> Table:
+    """One row per operation waited on, as :func:`operations_table` plus, when some did not
+    finish, a DETAIL column saying why (the timeout, or the last request's error)."""
+    rows = list(rows)
+    problems = any(outcome in WAIT_PROBLEMS for _, outcome in rows)
+    table = operations_table((), wide=wide)
+    if problems:
+        table.add_column("DETAIL", overflow="fold")
+    for result, outcome in rows:
+        op = result.operation or Operation(result.name)
+        meta = op.metadata
+        cells: list[str | Text] = [
+            clean(op.id),
+            state_text(op.state) if result.operation else Text("-", style="dim"),
+            clean(meta.type or "-"),
+            _progress(op),
+        ]
+        if wide:
+            cells.append(_when(meta.create_time, seconds=False))
+        cells.append(clean(meta.description or ""))
+        if problems:
+            cells.append(_wait_detail(result, outcome, timeout))
+        table.add_row(*cells)
+    return table
+
+
+def _wait_detail(result: WaitResult, outcome: str, timeout: float) -> Text:
+    if outcome not in WAIT_PROBLEMS:
+        return Text("")
+    parts = [] if outcome in ("not_found", "error") else [wait_label(outcome, timeout)]
+    error = result.error
+    if isinstance(error, ApiError):  # the row already names the operation
+        parts.append(f"{error.rpc_status}: {error.message}")
+    elif error is not None:
+        parts.append(f"{type(error).__name__}: {error}")
+    return Text(clean("; ".join(parts)), style="yellow" if outcome == "not_done" else "red")
+
+
 # -- cancel --------------------------------------------------------------------------------
 
 
@@ -260,15 +341,9 @@ def cancel_table(results: Iterable[CancelResult]) -> Table:
 # -- stack and plugins ---------------------------------------------------------------------
 
 
-def _origin(entry: Entry) -> str:
-    if entry.plugin:
-        return f"plugin from {entry.plugin}"
-    middleware = entry.middleware
-    kind = type(middleware)
-    if kind.__name__ == "function":
-        module = getattr(middleware, "__module__", "?")
-        return f"{module}.{getattr(middleware, '__qualname__', '?')}"
-    return f"{kind.__module__}.{kind.__qualname__}"
+def origin(entry: Entry) -> str:
+    """Where a stage comes from, exactly as :meth:`eemw.Stack.describe` words it."""
+    return entry.origin
 
 
 def stack_record(position: int, entry: Entry) -> dict[str, Any]:
@@ -277,7 +352,7 @@ def stack_record(position: int, entry: Entry) -> dict[str, Any]:
         "name": entry.name,
         "phase": entry.phase,
         "plugin": entry.plugin,
-        "origin": _origin(entry),
+        "origin": origin(entry),
     }
 
 
@@ -289,7 +364,7 @@ def stack_table(entries: Iterable[Entry]) -> Table:
     table.add_column("FROM")
     for position, entry in enumerate(entries, 1):
         phase = Text(entry.phase, style="cyan" if entry.phase == "call" else "magenta")
-        table.add_row(str(position), clean(entry.name), phase, clean(_origin(entry)))
+        table.add_row(str(position), clean(entry.name), phase, clean(origin(entry)))
     table.add_row("", "transport", "", "sends the request")
     return table
 

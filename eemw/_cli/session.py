@@ -6,6 +6,9 @@ import argparse
 import contextlib
 import ipaddress
 import json
+import logging
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,31 +17,19 @@ from urllib.parse import urlsplit
 from .._client import DEFAULT_ENDPOINT, Client
 from .._errors import EemwError, UsageError
 from ..middleware.auth import EARTHENGINE_SCOPE
+from .seed import seed_demo
 
 if TYPE_CHECKING:
     from ..emulator import Emulator
 
-__all__ = ["EMULATOR_PROJECT", "SetupError", "Settings", "open_client"]
+__all__ = [
+    "EMULATOR_PROJECT", "SetupError", "Settings", "is_loopback", "open_client",
+    "show_audit_records",
+]
 
 EMULATOR_PROJECT = "demo"
-
-# What --emulator seeds: (state, type, description, seconds until it starts, seconds it runs).
-# A few finish within seconds (realtime clock) so `wait` has something to wait for.
-_SEED = (
-    ("SUCCEEDED", "EXPORT_IMAGE", "NDVI composite, 2024", 60.0, 900.0),
-    ("RUNNING", "EXPORT_IMAGE", "Sentinel-2 median, 2025", 30.0, 1800.0),
-    ("RUNNING", "INGEST_IMAGE", "DEM tile 42", 5.0, 3.0),
-    ("PENDING", "EXPORT_FEATURES", "Field boundaries", 1.0, 2.0),
-    ("FAILED", "EXPORT_VIDEO", "Timelapse, Lake Mead", 10.0, 120.0),
-    ("CANCELLED", "EXPORT_TILES", "Map tiles, zoom 0-12", 20.0, 400.0),
-    ("SUCCEEDED", "INGEST_TABLE", "Parcel table upload", 5.0, 40.0),
-    ("RUNNING", "EXPORT_FEATURES", "Land-cover samples", 15.0, 600.0),
-    ("PENDING", "EXPORT_IMAGE", "Landsat 9 mosaic", 300.0, 1200.0),
-    ("SUCCEEDED", "EXPORT_IMAGE", "Burn severity, 2023", 45.0, 700.0),
-    ("RUNNING", "EXPORT_TILES", "Basemap tiles", 10.0, 5.0),
-    ("SUCCEEDED", "INGEST_IMAGE", "Orthophoto batch 7", 8.0, 200.0),
-)
-
+AUDIT_LOGGER = "eemw.audit"
+"""Where the eemw-audit plugin logs its records unless told otherwise."""
 
 class SetupError(UsageError):
     """The global options cannot make a client (bad credentials file, unknown plugin, …)."""
@@ -153,12 +144,14 @@ def _local_token_uri(credentials: Any, info: Any) -> Any:
     if info.get("type") != "authorized_user" or not isinstance(uri, str):
         return credentials
     parts = urlsplit(uri)
-    if parts.scheme != "http" or not _is_loopback(parts.hostname or ""):
+    if parts.scheme != "http" or not is_loopback(parts.hostname or ""):
         return credentials
     return credentials.with_token_uri(uri)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is loopback."""
+    host = host.strip("[]")
     if host == "localhost":
         return True
     try:
@@ -173,10 +166,7 @@ def embedded_emulator() -> Iterator[Emulator]:
     from ..emulator import Emulator
 
     with Emulator(realtime=True, default_project=EMULATOR_PROJECT) as emu:
-        for state, kind, text, start, seconds in _SEED:
-            emu.add_operation(
-                state=state, type=kind, description=text, start_after=start, duration=seconds
-            )
+        seed_demo(emu)
         yield emu
 
 
@@ -185,3 +175,25 @@ def check_project(client: Client) -> str:
     if client.project is None:
         raise UsageError("no project: pass --project, or set GOOGLE_CLOUD_PROJECT")
     return client.project
+
+
+def show_audit_records() -> None:
+    """Write the audit plugin's log records to stderr, as the JSON lines they are.
+
+    Only when nothing else would show them: the logger (``eemw.audit``, or the one
+    ``EEMW_PLUGIN_AUDIT_LOGGER`` names) has no handler and logging is not configured (the
+    root logger has none). Without this, a command with ``--plugins audit`` would write
+    its audit trail nowhere: INFO records of an unconfigured logger are dropped.
+    """
+    if logging.getLogger().handlers:
+        return
+    names = {AUDIT_LOGGER, os.environ.get("EEMW_PLUGIN_AUDIT_LOGGER") or AUDIT_LOGGER}
+    for name in names:
+        logger = logging.getLogger(name)
+        if logger.handlers:
+            continue
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)

@@ -16,16 +16,14 @@ makes for eemw have their credential fields redacted.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
-from google.auth import credentials as ga_credentials
 from google.auth import exceptions as ga_exceptions
 
 from .._errors import (
@@ -38,6 +36,11 @@ from .._http import CallKind, Request, Response
 from .._pipeline import Handler
 from .._redact import REDACTED
 from .check import safe_text
+
+if TYPE_CHECKING:
+    # Imported for types only: at run time google.auth.credentials pulls in asyncio,
+    # which `import eemw` should not pay for before a client exists.
+    from google.auth import credentials as ga_credentials
 
 __all__ = [
     "CLOUD_PLATFORM_SCOPE",
@@ -99,7 +102,9 @@ def ensure_scopes(
     if not accepted:
         return credentials
     scopes = _known_scopes(credentials)
-    scopable = isinstance(credentials, ga_credentials.Scoped)
+    from google.auth.credentials import Scoped
+
+    scopable = isinstance(credentials, Scoped)
     needs_scopes = scopable and bool(credentials.requires_scopes)  # type: ignore[attr-defined]
     if not needs_scopes and scopes is not None and not scopes.isdisjoint(accepted):
         return credentials
@@ -181,7 +186,10 @@ class Auth:
         self._table: Mapping[CallKind, Sequence[str]] = (
             REQUIRED_SCOPES if required_scopes is None else required_scopes
         )
-        self._anonymous = isinstance(credentials, ga_credentials.AnonymousCredentials)
+        from google.auth.credentials import AnonymousCredentials
+
+        self._anonymous = isinstance(credentials, AnonymousCredentials)
+        self._applied: tuple[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
         # Per call kind, the table entry the credentials were last scoped for.
         self._scoped_for: dict[CallKind, Sequence[str]] = {}
@@ -219,10 +227,17 @@ class Auth:
     def _send(
         self, request: Request, token: str, accepted: Sequence[str], call_next: Handler
     ) -> Response:
-        headers: dict[str, str] = {}
-        self._credentials.apply(headers, token=token)  # type: ignore[no-untyped-call]
-        if self._quota_project is not None:
-            headers["x-goog-user-project"] = self._quota_project
+        cached = self._applied
+        if cached is not None and cached[0] == token:
+            headers = cached[1]
+        else:
+            # apply() re-reads the environment on every call; its result only changes
+            # with the token. One tuple, replaced whole, so threads never see a mix.
+            headers = {}
+            self._credentials.apply(headers, token=token)  # type: ignore[no-untyped-call]
+            if self._quota_project is not None:
+                headers["x-goog-user-project"] = self._quota_project
+            self._applied = (token, headers)
         try:
             return call_next(request.with_headers(headers))
         except PermissionDeniedError as error:
@@ -358,6 +373,20 @@ def _refresh_failure(exc: Exception) -> str:
 def _refuse_insecure(url: str) -> None:
     if url[:8].lower() == "https://":
         return
+    # The verdict depends only on scheme and authority: one parse per origin, not per call.
+    origin = url.split("/", 3)[:3]
+    key = "/".join(origin)
+    if key in _SAFE_ORIGINS:
+        return
+    _check_origin(url)
+    if len(_SAFE_ORIGINS) < 256:
+        _SAFE_ORIGINS.add(key)
+
+
+_SAFE_ORIGINS: set[str] = set()
+
+
+def _check_origin(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme == "http" and _is_loopback(host):
@@ -371,6 +400,8 @@ def _refuse_insecure(url: str) -> None:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -18,7 +18,6 @@ error quoting a short excerpt with control characters and escape sequences remov
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import time
@@ -283,6 +282,8 @@ def excerpt(body: bytes, content_type: str = "", limit: int = _EXCERPT_CHARS) ->
     """A short, printable excerpt of a body; HTML is reduced to its visible text."""
     text = body[: limit * 16].decode("utf-8", "replace")
     if "html" in content_type or text.lstrip()[:1] == "<":
+        import html  # only error bodies that look like HTML need it
+
         text = html.unescape(_TAGS.sub(" ", _HIDDEN_HTML.sub(" ", text)))
     return safe_text(text, limit)
 

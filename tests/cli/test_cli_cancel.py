@@ -6,7 +6,15 @@ import signal
 import subprocess
 from pathlib import Path
 
-from clitools import TIMEOUT, Run, api_paths, clean_env, run_on_tty
+from clitools import (
+    PIPE_BYTES,
+    TIMEOUT,
+    Run,
+    api_paths,
+    clean_env,
+    run_into_closing_reader,
+    run_on_tty,
+)
 
 from eemw.emulator import Emulator, Fault
 
@@ -183,3 +191,36 @@ def test_ctrl_c_during_a_bulk_cancel_reports_and_exits_130(
     assert proc.returncode == 130
     assert "interrupted:" in err and "of 2 cancels finished" in err
     assert "Traceback" not in err
+
+
+# -- a reader that goes away (`eemw … | head -1`) -------------------------------------------
+
+
+def test_a_reader_closing_early_silences_json_output_but_not_the_cancels(
+    eemw_script: str, emu: Emulator, user_credentials: Path
+) -> None:
+    names = [emu.add_operation("demo", state="RUNNING") for _ in range(200)]
+    argv = [eemw_script, "--endpoint", emu.url, "--credentials", str(user_credentials),
+            "--project", "demo", "operations", "cancel", "--all", "--yes", "--json"]
+    code, first, err = run_into_closing_reader(argv, clean_env())
+    assert 200 * len(first) > 2 * PIPE_BYTES  # it was still writing when the reader left
+    assert first.startswith(b'{"name": "projects/demo/operations/')
+    assert code == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err
+    assert err.splitlines() == []
+    assert all(emu.cancel_effects(name) == 1 for name in names)
+
+
+def test_a_reader_closing_early_on_the_table_keeps_the_exit_code(
+    eemw_script: str, emu: Emulator, user_credentials: Path
+) -> None:
+    names = [emu.add_operation("demo", state="RUNNING") for _ in range(199)]
+    missing = "projects/demo/operations/NO_SUCH_TASK"
+    argv = [eemw_script, "--endpoint", emu.url, "--credentials", str(user_credentials),
+            "--project", "demo", "operations", "cancel", *names, missing]
+    code, first, err = run_into_closing_reader(argv, clean_env())
+    assert first.split() == [b"NAME", b"OUTCOME"]
+    assert 200 * len(names[0]) > 2 * PIPE_BYTES
+    assert code == 3, err  # some cancelled, one not found: what the command would say anyway
+    assert err.splitlines() == ["cancelling 200 operations (Ctrl-C to stop)…"]
+    assert all(emu.cancel_effects(name) == 1 for name in names)

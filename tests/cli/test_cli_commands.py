@@ -38,10 +38,18 @@ def test_stack_json(run: Run) -> None:
     assert records[3]["origin"] == "eemw.middleware.auth.Auth"
 
 
-def test_stack_shows_enabled_plugins_where_the_library_puts_them(run: Run) -> None:
+def shipped_plugins() -> dict[str, str]:
+    """The installed plugins by name; `make test` always installs the two shipped ones."""
     installed = {p.name: p.distribution for p in eemw.installed_plugins()}
-    if not {"ratelimit", "audit"} <= installed.keys():
-        pytest.skip("the ratelimit and audit plugins are not installed (make installs them)")
+    assert {"ratelimit", "audit"} <= installed.keys(), (
+        "the ratelimit and audit plugins are not installed: run `make test`, or "
+        "pip install ./plugins/eemw-ratelimit ./plugins/eemw-audit"
+    )
+    return installed
+
+
+def test_stack_shows_enabled_plugins_where_the_library_puts_them(run: Run) -> None:
+    installed = shipped_plugins()
     records = run("stack", "--plugins", "ratelimit,audit", "--json").records()
     with eemw.Client(credentials=AnonymousCredentials(), plugins=["ratelimit", "audit"]) as c:
         expected = [(e.name, e.phase, e.plugin) for e in c.stack.entries]
@@ -66,17 +74,52 @@ def test_plugins_lists_every_installed_plugin(run: Run) -> None:
 
 
 def test_plugins_marks_the_enabled_ones(run: Run) -> None:
-    installed = [p.name for p in eemw.installed_plugins()]
-    if not installed:
-        records = run("plugins", "--json").records()
-        assert records == []
-        return
-    chosen = installed[0]
-    by_flag = {r["name"]: r["enabled"] for r in run("plugins", "--json", "--plugins", chosen)
-               .records()}
+    installed = shipped_plugins()
+    by_flag = {r["name"]: r["enabled"] for r in run(
+        "plugins", "--json", "--plugins", "audit,ratelimit").records()}
     by_env = {r["name"]: r["enabled"] for r in run(
-        "plugins", "--json", env=clean_env(EEMW_PLUGINS=chosen)).records()}
-    assert by_flag == by_env == {name: name == chosen for name in installed}
+        "plugins", "--json", env=clean_env(EEMW_PLUGINS="audit,ratelimit")).records()}
+    expected = {name: name in ("audit", "ratelimit") for name in installed}
+    assert by_flag == by_env == expected
+    assert not all(expected.values())  # the fixture plugins are installed and not enabled
+    human = run("plugins", "--plugins", "audit")
+    row = next(line.split() for line in human.out.splitlines() if line.startswith("audit "))
+    assert row[:4] == ["audit", installed["audit"], row[2], "yes"]
+
+
+def test_audit_records_of_the_command_go_to_stderr(cli: Run, emu: Emulator) -> None:
+    name = emu.add_operation("demo", state="RUNNING")
+    result = cli("--plugins", "audit", "operations", "cancel", name, "--json")
+    assert result.code == 0, result.err
+    assert [r["outcome"] for r in result.records()] == ["cancelled"]  # stdout stays data
+    [record] = [json.loads(line) for line in result.err.splitlines() if line.startswith("{")]
+    assert (record["call"], record["operation"], record["outcome"]) == (
+        "operations.cancel", name, "ok")
+    named = cli("operations", "delete", name,
+                env=clean_env(EEMW_PLUGINS="audit", EEMW_PLUGIN_AUDIT_LOGGER="acme.audit"))
+    assert named.code == 0, named.err
+    assert '"call":"operations.delete"' in named.err
+
+
+def test_audit_records_are_left_to_logging_the_program_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    from eemw._cli.session import show_audit_records
+
+    audit = logging.getLogger("eemw.audit")
+    root = logging.getLogger()
+    monkeypatch.setattr(audit, "handlers", [])
+    monkeypatch.setattr(root, "handlers", [logging.NullHandler()])
+    show_audit_records()
+    assert audit.handlers == []
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(audit, "level", logging.NOTSET)
+    show_audit_records()
+    [handler] = audit.handlers
+    assert isinstance(handler, logging.StreamHandler)
+    assert audit.getEffectiveLevel() == logging.INFO
 
 
 def test_plugins_flags_an_enabled_plugin_that_is_not_installed(run: Run) -> None:
@@ -109,13 +152,19 @@ def test_emulator_flag_conflicts_with_endpoint(run: Run) -> None:
     assert "--emulator" in result.err
 
 
-def test_emulator_command_serves_until_interrupted(
+def listed(result: object) -> list[tuple[str, str, str]]:
+    return [(r["id"], r["type"], r["description"]) for r in result.records()]  # type: ignore[attr-defined]
+
+
+def test_emulator_command_serves_the_demo_operations_until_interrupted(
     eemw_script: str, run: Run, tmp_path: Path
 ) -> None:
     credentials = tmp_path / "emulator-user.json"
+    # Started as a shell starts a background job (`eemw emulator &`): with SIGINT ignored,
+    # which `kill -INT` must still overcome.
     proc = subprocess.Popen(
-        [eemw_script, "emulator", "--port", "0", "--seed-operations", "3",
-         "--credentials-file", str(credentials)],
+        ["sh", "-c", 'trap "" INT; exec "$0" emulator --port 0 --credentials-file "$1"',
+         eemw_script, str(credentials)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
     )
     try:
@@ -123,14 +172,67 @@ def test_emulator_command_serves_until_interrupted(
         line = proc.stdout.readline()
         match = re.search(r"listening on (http://\S+)", line)
         assert match, line
+        assert credentials.stat().st_mode & 0o077 == 0  # it holds a client secret
         result = run("--endpoint", match.group(1), "--credentials", str(credentials),
                      "--project", "demo", "operations", "list", "--json")
         assert result.code == 0, result.err
-        assert len(result.records()) == 3
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=TIMEOUT)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    # Ctrl-C is how a foreground server ends: a normal exit, and no warning on loopback.
     assert proc.returncode == 0
+    assert err == ""
+    # The same tasks under the same ids as `--emulator`, so one session carries over.
+    assert listed(result) == listed(run("--emulator", "operations", "list", "--json"))
+
+
+def test_emulator_command_warns_off_loopback(run: Run) -> None:
+    # A documentation address (TEST-NET-1): the warning comes first, then binding fails.
+    result = run("emulator", "--host", "192.0.2.1", "--port", "0")
+    assert result.code == 1
+    warning, error = result.err.splitlines()
+    assert warning.startswith("eemw: warning: --host 192.0.2.1 is not a loopback address")
+    assert error.startswith("eemw: error: cannot start the emulator on 192.0.2.1:0")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("emulator", "--fault-rate", "5"), ("emulator", "--fault-rate", "-1"),
+        ("emulator", "--fault-rate", "nan"), ("emulator", "--port", "65536"),
+        ("emulator", "--port", "-1"), ("emulator", "--latency", "-5"),
+        ("emulator", "--latency", "inf"), ("emulator", "--seed-operations", "3001"),
+        ("emulator", "--fault-seed", "x"),
+        ("operations", "wait", "X", "--timeout", "nan"),
+        ("operations", "wait", "X", "--timeout", "1e9"),
+        ("operations", "wait", "X", "--poll-interval", "0"),
+        ("operations", "list", "--page-size", "1001"), ("operations", "list", "--limit", "-1"),
+    ],
+    ids=" ".join,
+)
+def test_out_of_range_values_are_usage_errors(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eemw.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(list(args))
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {next(a for a in args if a.startswith('--'))}" in err
+
+
+def test_ctrl_c_while_starting_up_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import eemw.cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eemw.cli, "build_parser", interrupted)
+    assert eemw.cli.main(["operations", "list"]) == 130
+    assert capsys.readouterr().err == "eemw: interrupted\n"
 
 
 def test_demo_runs(run: Run) -> None:
@@ -240,3 +342,13 @@ def test_importing_the_cli_module_does_not_import_rich(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env=clean_env(), timeout=TIMEOUT)
     assert done.stdout.strip() == "False"
+
+
+def test_seeding_more_than_the_demo_set_starts_it_again() -> None:
+    from eemw._cli.seed import DEMO_OPERATIONS, seed_demo
+
+    with Emulator() as emu:
+        names = seed_demo(emu, DEMO_OPERATIONS + 2)
+        described = [emu.operation(n)["metadata"]["description"] for n in names]  # type: ignore[index]
+    assert len(set(names)) == DEMO_OPERATIONS + 2
+    assert described[DEMO_OPERATIONS:] == [f"{d} #2" for d in described[:2]]

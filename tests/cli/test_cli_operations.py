@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+from pathlib import Path
 
-from clitools import TIMEOUT, Run, api_paths, clean_env
+from clitools import PIPE_BYTES, TIMEOUT, Run, api_paths, clean_env, run_into_closing_reader
 
-from eemw.emulator import Emulator
+from eemw.emulator import Emulator, Fault
 
 OPERATION_KEYS = {
     "name", "id", "project", "state", "done", "type", "description", "priority", "progress",
     "attempt", "create_time", "start_time", "update_time", "end_time", "script_uri",
     "destination_uris", "error",
 }
+WAIT_KEYS = OPERATION_KEYS | {"outcome", "request_error", "request_error_type"}
 
 
 def seed(emu: Emulator) -> dict[str, str]:
@@ -74,6 +76,27 @@ def test_list_filters_by_state_and_type_on_the_client(cli: Run, emu: Emulator) -
     both = cli("operations", "list", "--json", "--state", "RUNNING", "--state", "SUCCEEDED",
                "--type", "EXPORT_IMAGE")
     assert {r["name"] for r in both.records()} == {ops["running"], ops["done"]}
+
+
+def test_list_type_is_not_case_sensitive(cli: Run, emu: Emulator) -> None:
+    ops = seed(emu)
+    result = cli("operations", "list", "--json", "--type", "export_image,Ingest_Image")
+    assert {r["name"] for r in result.records()} == {ops["running"], ops["pending"], ops["done"]}
+
+
+def test_list_stops_fetching_pages_once_its_reader_is_gone(
+    eemw_script: str, emu: Emulator, user_credentials: Path
+) -> None:
+    for _ in range(200):
+        emu.add_operation("demo", state="RUNNING")
+    argv = [eemw_script, "--endpoint", emu.url, "--credentials", str(user_credentials),
+            "--project", "demo", "operations", "list", "--json", "--page-size", "10"]
+    code, first, err = run_into_closing_reader(argv, clean_env())
+    assert 200 * len(first) > 2 * PIPE_BYTES
+    assert code == 0, err
+    assert err == ""
+    pages = [p for p in api_paths(emu) if p.startswith("GET /v1/projects/demo/operations")]
+    assert len(pages) < 20  # it stopped once nobody read what it wrote
 
 
 def test_list_limit_stops_fetching_pages(cli: Run, emu: Emulator) -> None:
@@ -206,8 +229,51 @@ def test_wait_timeout_with_some_done_is_a_partial_failure(cli: Run, emu: Emulato
     result = cli("operations", "wait", done, stuck, "--timeout", "0.3",
                  "--poll-interval", "0.1", "--json")
     assert result.code == 3
-    states = {r["name"]: (r["state"], r["done"]) for r in result.records()}
-    assert states == {done: ("SUCCEEDED", True), stuck: ("RUNNING", False)}
+    records = result.records()
+    assert all(set(r) == WAIT_KEYS for r in records)
+    states = {r["name"]: (r["state"], r["done"], r["outcome"]) for r in records}
+    assert states == {done: ("SUCCEEDED", True, "succeeded"),
+                      stuck: ("RUNNING", False, "not_done")}
+    human = cli("operations", "wait", done, stuck, "--timeout", "0.3", "--poll-interval", "0.1")
+    assert human.code == 3
+    assert "1 succeeded, 1 not done after 0.3s" in human.out
+    row = next(line for line in human.out.splitlines() if stuck.rsplit("/", 1)[1] in line)
+    assert "RUNNING" in row and "not done after 0.3s" in row
+
+
+def test_wait_with_a_missing_operation_among_existing_ones_reports_each(
+    cli: Run, emu: Emulator
+) -> None:
+    done = emu.add_operation("demo", state="SUCCEEDED")
+    missing = "projects/demo/operations/NO_SUCH_TASK"
+    result = cli("operations", "wait", done, "NO_SUCH_TASK", "--json")
+    assert result.code == 3, result.err
+    records = {r["name"]: r for r in result.records()}
+    assert list(records) == [done, missing]
+    assert (records[done]["outcome"], records[done]["request_error"]) == ("succeeded", None)
+    gone = records[missing]
+    assert (gone["outcome"], gone["request_error_type"]) == ("not_found", "NotFoundError")
+    assert (gone["state"], gone["done"], gone["id"]) == (None, None, "NO_SUCH_TASK")
+    assert "NOT_FOUND" in gone["request_error"]
+    # Not found is final: it was asked for once, not polled until the timeout.
+    assert len([p for p in api_paths(emu) if p.endswith("/NO_SUCH_TASK")]) == 1
+
+    human = cli("operations", "wait", done, "NO_SUCH_TASK")
+    assert human.code == 3
+    assert "1 succeeded, 1 not found" in human.out
+    row = next(line for line in human.out.splitlines() if "NO_SUCH_TASK" in line)
+    assert "NOT_FOUND" in row
+
+
+def test_wait_where_every_operation_is_refused_exits_1_with_a_record_each(
+    cli: Run, emu: Emulator
+) -> None:
+    secret = emu.add_operation("demo", state="RUNNING")
+    emu.add_fault(Fault(status=403, times=None, path_contains=secret.rsplit("/", 1)[1]))
+    result = cli("operations", "wait", secret, "NO_SUCH_TASK", "--json")
+    assert result.code == 1
+    outcomes = [(r["outcome"], r["request_error_type"]) for r in result.records()]
+    assert outcomes == [("error", "PermissionDeniedError"), ("not_found", "NotFoundError")]
 
 
 def test_ctrl_c_stops_a_wait_and_reports_what_was_seen(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +67,19 @@ def test_example_says_what_it_shows_and_how_to_run_it(script: Path) -> None:
     private = sorted(m for m in imported if m.startswith("eemw") and any(
         part.startswith("_") for part in m.split(".")))
     assert not private, f"{script.name} imports private modules: {private}"
+
+
+def test_the_commands_an_example_names_run_as_written() -> None:
+    # ``eemw <command> …`` in a docstring is a promise: run it (off a terminal, as a
+    # reader's script would) against a fresh emulator, as --emulator does.
+    script = EXAMPLES / "bulk_cancel.py"
+    doc = ast.get_docstring(ast.parse(script.read_text())) or ""
+    [command] = re.findall(r"``(eemw operations [^`]+)``", " ".join(doc.split()))
+    eemw = Path(sys.executable).with_name("eemw")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EEMW_")}
+    done = subprocess.run(
+        [str(eemw), "--emulator", *shlex.split(command)[1:]], capture_output=True, text=True,
+        env=env, stdin=subprocess.DEVNULL, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^\d+ cancelled$", done.stdout, flags=re.M), done.stdout

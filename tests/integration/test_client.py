@@ -293,9 +293,15 @@ def test_wait_many_uses_one_schedule(emu: Emulator) -> None:
     failing = emu.add_operation("demo", state="RUNNING", start_after=0.0, duration=5.0,
                                 fail_at_end=True)
     with make_client(emu) as client:
-        ops = client.operations.wait_many([quick, slow, failing], timeout=300, poll_interval=1.0)
-    assert [op.name for op in ops] == [quick, slow, failing]
-    assert ops[0].succeeded and ops[1].succeeded and ops[2].failed
+        results = client.operations.wait_many(
+            [quick, slow, failing], timeout=300, poll_interval=1.0
+        )
+    assert [r.name for r in results] == [quick, slow, failing]
+    assert all(r.done and r.error is None for r in results)
+    ops = [r.operation for r in results]
+    assert ops[0] is not None and ops[0].succeeded
+    assert ops[1] is not None and ops[1].succeeded
+    assert ops[2] is not None and ops[2].failed
     gets = [r.path.rsplit("/", 1)[1] for r in api_requests(emu)]
     # Done operations drop out of the schedule: the quick one is fetched least.
     assert gets.count(quick.rsplit("/", 1)[1]) < gets.count(slow.rsplit("/", 1)[1])
@@ -340,3 +346,66 @@ def test_wait_timeout_keeps_the_last_state_with_a_slow_server() -> None:
                 client.operations.wait(name, timeout=1.5)
     assert info.value.operation is not None
     assert info.value.operation.state is eemw.State.RUNNING
+
+
+def test_wait_many_reports_each_operation_at_the_timeout(emu: Emulator) -> None:
+    running = emu.add_operation("demo", state="RUNNING", start_after=0.0, duration=10_000.0)
+    quick = emu.add_operation("demo", state="RUNNING", start_after=0.0, duration=2.0)
+    missing = "projects/demo/operations/GONE"
+    # The client's clock is the emulator's, so its 30 s pass as the emulator advances.
+    with make_client(emu, clock=lambda: emu.now) as client:
+        results = client.operations.wait_many([running, missing, quick], timeout=30)
+    by_name = {r.name: r for r in results}
+    assert not by_name[running].done
+    assert by_name[running].operation is not None
+    assert by_name[running].operation.state is eemw.State.RUNNING
+    assert isinstance(by_name[missing].error, eemw.NotFoundError)
+    assert by_name[missing].operation is None
+    assert by_name[quick].done
+    # The missing one is asked for once: a definitive 404 settles it.
+    assert sum(r.path.endswith("/GONE") for r in api_requests(emu)) == 1
+
+
+def test_bulk_calls_refuse_a_single_name(emu: Emulator) -> None:
+    name = emu.add_operation("demo", state="RUNNING")
+    with make_client(emu) as client:
+        with pytest.raises(eemw.UsageError, match="not a single name"):
+            client.operations.cancel_many(name)  # type: ignore[arg-type]
+        with pytest.raises(eemw.UsageError):
+            client.operations.wait_many(5)  # type: ignore[arg-type]
+    assert emu.requests == []
+
+
+def test_cancel_many_survives_a_bug_in_a_callers_stage(emu: Emulator) -> None:
+    names = [emu.add_operation("demo", state="RUNNING") for _ in range(3)]
+    broken = names[1].rsplit("/", 1)[1]
+
+    def buggy(request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
+        if request.call.name and request.call.name.endswith(broken):
+            raise RuntimeError("bug in my middleware")
+        return call_next(request)
+
+    stage = eemw.Entry("buggy", buggy, "attempt")
+    with make_client(emu, middleware=[stage]) as client:
+        results = client.operations.cancel_many(names)
+    assert [r.outcome for r in results] == ["cancelled", "error", "cancelled"]
+    assert isinstance(results[1].error, RuntimeError)
+    assert emu.cancel_effects(names[0]) == emu.cancel_effects(names[2]) == 1
+
+
+def test_stages_see_the_clients_clock_and_sleep(emu: Emulator) -> None:
+    seen: list[object] = []
+
+    def stage(request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
+        seen.append(request.context.get(eemw.SLEEP))
+        seen.append(request.context.get(eemw.CLOCK))
+        return call_next(request)
+
+    name = emu.add_operation("demo")
+
+    def clock() -> float:
+        return 42.0
+
+    with make_client(emu, clock=clock, middleware=[eemw.Entry("s", stage, "attempt")]) as client:
+        client.operations.get(name)
+    assert seen == [emu.advance, clock]

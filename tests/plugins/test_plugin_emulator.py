@@ -94,14 +94,17 @@ def test_the_limiter_backs_off_on_429_and_recovers(emu: Emulator) -> None:
     client.operations.get(name)  # 429, 429, then success: retried through the limiter
 
     assert [r.method for r in api_requests(emu)] == ["GET"] * 3
-    # Each 429 halved the rate (10 -> 5 -> 2.5) and the retries waited accordingly.
-    assert timeline.limiter_sleeps == pytest.approx([1 / 5, 1 / 2.5])
-    assert limiter.rate("demo") == 3.5  # the success added one request/s back
-    for _ in range(6):
+    # The first 429 halved the rate (10 -> 5); the second came 0.2 s later, within the
+    # one-second cool-down, so it emptied the bucket without cutting the rate again.
+    assert timeline.limiter_sleeps == pytest.approx([1 / 5, 1 / 5])
+    assert limiter.rate("demo") == 6  # the success added one request/s back
+    for _ in range(3):
         client.operations.get(name)
-    assert limiter.rate("demo") == 9.5
-    client.operations.get(name)
-    assert limiter.rate("demo") == 10
+    assert limiter.rate("demo") == 9
+    timeline.now += 1.0
+    emu.add_fault(Fault(status=429, times=1))
+    client.operations.get(name)  # a 429 after the cool-down cuts again: 9 -> 4.5, +1
+    assert limiter.rate("demo") == 5.5
 
 
 def test_fail_mode_refuses_without_sending_and_the_client_recovers(emu: Emulator) -> None:

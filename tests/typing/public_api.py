@@ -42,7 +42,7 @@ def usage() -> None:
     assert_type(client.operations.list(state="RUNNING"), Iterator[eemw.Operation])
     assert_type(client.operations.cancel(op), None)
     assert_type(client.operations.cancel_many(["A", "B"]), list[eemw.CancelResult])
-    assert_type(client.operations.wait_many(["A"]), list[eemw.Operation])
+    assert_type(client.operations.wait_many(["A"]), list[eemw.WaitResult])
     assert_type(client.stack, eemw.Pipeline)
 
     key: eemw.ContextKey[int] = eemw.ContextKey("my.key", 0)

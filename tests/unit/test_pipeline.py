@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import eemw
 from eemw import (
     Call,
     ContextKey,
@@ -24,6 +25,7 @@ from eemw import (
     StackError,
     UsageError,
 )
+from eemw.testing import respond
 
 NAME = "projects/demo/operations/X"
 TRAIL: ContextKey[tuple[str, ...]] = ContextKey("test.trail", ())
@@ -458,3 +460,37 @@ def test_one_pipeline_serves_many_threads() -> None:
         assert labels[0] == f"caller{i}"
         assert labels[1:] == ["tracing", "idempotency", "retry", "auth", "check"]
         assert response.headers["x-seen"] == "tracing,idempotency,retry,auth,check"
+
+
+class TestPluginBlame:
+    def test_a_plugins_own_typed_error_names_the_plugin(self) -> None:
+        def refuse(request: Request, call_next: Handler) -> Response:
+            raise eemw.UsageError("read-only client")
+
+        stack = Stack([Entry("ro", refuse, "attempt", plugin="eemw-readonly")])
+        with pytest.raises(eemw.UsageError) as info:
+            stack.build(lambda r: respond(r, json={}))(make_request())
+        assert info.value.plugin == "ro"
+        assert info.value.distribution == "eemw-readonly"
+
+    def test_errors_from_below_are_not_blamed_on_the_plugin(self) -> None:
+        def passthrough(request: Request, call_next: Handler) -> Response:
+            return call_next(request)
+
+        def transport(request: Request) -> Response:
+            raise eemw.ConnectError("refused")
+
+        stack = Stack([Entry("p", passthrough, "attempt", plugin="dist")])
+        with pytest.raises(eemw.ConnectError) as info:
+            stack.build(transport)(make_request())
+        assert info.value.plugin is None
+
+    def test_a_plugin_returning_something_else_is_a_plugin_error(self) -> None:
+        def sloppy(request: Request, call_next: Handler) -> Response:
+            call_next(request)
+            return None  # type: ignore[return-value]
+
+        stack = Stack([Entry("sloppy", sloppy, "attempt", plugin="dist")])
+        with pytest.raises(eemw.PluginError, match="returned NoneType") as info:
+            stack.build(lambda r: respond(r, json={}))(make_request())
+        assert info.value.plugin == "sloppy"

@@ -128,14 +128,29 @@ def test_an_error_without_an_rpc_status_is_recorded_by_type() -> None:
     assert sink.records[0]["error_code"] == "ConnectError"
 
 
-def test_identity_falls_back_to_the_setting_then_unknown() -> None:
+def test_identity_is_the_credentials_then_the_setting_then_unknown() -> None:
     anonymous = Credentials(TOKEN)  # user credentials that report no account
     sink = Lines()
-    client_with(AuditLog(sink), MockTransport(answer), credentials=anonymous).operations.cancel("a")
-    client_with(AuditLog(sink, identity="batch-cleaner"), MockTransport(answer)).operations.cancel(
-        "b"
+    client_with(AuditLog(sink, identity="batch-cleaner"), MockTransport(answer),
+                credentials=anonymous).operations.cancel("a")
+    client_with(AuditLog(sink), MockTransport(answer), credentials=anonymous).operations.cancel("b")
+    assert [r["identity"] for r in sink.records] == ["batch-cleaner", "unknown"]
+
+
+def test_the_identity_setting_never_overrides_the_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An environment variable must not be able to put another name on the robot's cancel.
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("EEMW_PLUGIN_AUDIT_IDENTITY", "someone-else")
+    monkeypatch.setenv("EEMW_PLUGIN_AUDIT_PATH", str(path))
+    client = eemw.Client(
+        "demo", transport=MockTransport(answer), credentials=RobotCredentials(TOKEN),
+        retry=eemw.RetryPolicy.none(), plugins=["audit"],
     )
-    assert [r["identity"] for r in sink.records] == ["unknown", "batch-cleaner"]
+    client.operations.cancel("op-1")
+    [record] = [json.loads(line) for line in path.read_text().splitlines()]
+    assert record["identity"] == ROBOT
 
 
 def test_no_trace_id_without_a_recording_tracer() -> None:

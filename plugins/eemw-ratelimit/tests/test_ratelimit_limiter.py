@@ -1,4 +1,5 @@
-"""The limiter's maths on a fake clock: bucket, queueing, bounds, AIMD, thread safety."""
+"""The limiter's maths on a fake clock: bucket, queueing, bounds, AIMD, thread safety,
+and whose clock and sleep it uses."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import threading
 
 import pytest
 from eemw_ratelimit import RateLimitedError, RateLimiter, factory, quota_project
+from google.auth.credentials import AnonymousCredentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eemw
-from eemw.testing import respond
+from eemw.testing import MockTransport, respond
 
 
 class FakeClock:
@@ -108,14 +110,61 @@ def test_a_429_halves_the_rate_and_empties_the_bucket() -> None:
     rl.throttled("p")
     assert rl.rate("p") == 5
     assert rl.reserve("p") == pytest.approx(1 / 5)
+    clock.now += 1.0  # past the cool-down
     rl.throttled("p")
     assert rl.rate("p") == 2.5
     assert rl.rate("other") == 10
 
 
 def test_the_rate_never_drops_below_min_qps() -> None:
-    rl = limiter(FakeClock(), qps=10, min_qps=2)
+    clock = FakeClock()
+    rl = limiter(clock, qps=10, min_qps=2)
     for _ in range(10):
+        rl.throttled("p")
+        clock.now += 1.0
+    assert rl.rate("p") == 2
+
+
+def test_concurrent_429s_cut_the_rate_once_per_cooldown() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, qps=100)
+    in_flight = threading.Barrier(16)
+
+    def answered_together(req: eemw.Request) -> eemw.Response:
+        in_flight.wait()  # all 16 were sent before the first 429 comes back
+        return throttled(req)
+
+    def attempt() -> None:
+        with pytest.raises(eemw.ResourceExhaustedError):
+            rl(request(), answered_together)
+
+    threads = [threading.Thread(target=attempt) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert rl.rate("demo") == 50
+    clock.now += 0.99
+    rl.throttled("demo")
+    assert rl.rate("demo") == 50
+    clock.now += 0.01  # one cool-down (1 s) after the cut
+    rl.throttled("demo")
+    assert rl.rate("demo") == 25
+
+
+def test_a_429_within_the_cooldown_still_empties_the_bucket() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, qps=10, burst=10)
+    rl.throttled("p")
+    clock.now += 0.5  # 2.5 tokens back at 5/s
+    rl.throttled("p")
+    assert rl.rate("p") == 5
+    assert rl.reserve("p") == pytest.approx(1 / 5)
+
+
+def test_a_zero_cooldown_cuts_on_every_429() -> None:
+    rl = limiter(FakeClock(), qps=16, cooldown=0)
+    for _ in range(3):
         rl.throttled("p")
     assert rl.rate("p") == 2
 
@@ -159,6 +208,45 @@ def test_the_middleware_backs_off_on_429_and_reraises() -> None:
     with pytest.raises(eemw.ResourceExhaustedError):
         rl(request(), throttled)
     assert rl.rate("demo") == 5
+
+
+def ok_client(clock: FakeClock, **kwargs: object) -> eemw.Client:
+    return eemw.Client(
+        "demo", transport=MockTransport(lambda r: respond(r, json={"name": r.call.name})),
+        credentials=AnonymousCredentials(), clock=clock, sleep=clock.sleep,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_the_plugin_waits_on_the_clients_clock_and_sleep() -> None:
+    clock = FakeClock()
+    client = ok_client(clock, plugins=["ratelimit"],
+                       plugin_settings={"ratelimit": {"qps": "1", "burst": "1"}})
+    for _ in range(3):
+        client.operations.get("op-1")
+    # Two one-second waits, taken on the fake sleep: nothing really slept.
+    assert clock.sleeps == pytest.approx([1.0, 1.0])
+    assert clock.now == pytest.approx(2.0)
+
+
+def test_a_limiter_built_with_its_own_clock_and_sleep_keeps_them() -> None:
+    client_clock, own = FakeClock(), FakeClock()
+    rl = RateLimiter(1, burst=1, clock=own, sleep=own.sleep)
+    client = ok_client(client_clock,
+                       middleware=[eemw.Entry("ratelimit", rl, "attempt", after="auth")])
+    for _ in range(2):
+        client.operations.get("op-1")
+    assert own.sleeps == pytest.approx([1.0])
+    assert client_clock.sleeps == []
+
+
+def test_without_a_client_the_limiter_uses_the_request_context() -> None:
+    clock = FakeClock()
+    rl = RateLimiter(1, burst=1)
+    req = request().with_context(eemw.CLOCK, clock.__call__).with_context(eemw.SLEEP, clock.sleep)
+    rl(req, ok)
+    rl(req, ok)
+    assert clock.sleeps == pytest.approx([1.0])
 
 
 def test_the_bucket_is_the_quota_project_header_else_the_call_project() -> None:
@@ -219,7 +307,8 @@ def test_sends_never_outrun_the_bucket(qps: float, burst: int, gaps: list[float]
 
 def test_invalid_arguments_are_usage_errors() -> None:
     for kwargs in ({"qps": 0}, {"burst": 0.5}, {"decrease": 1.0}, {"mode": "maybe"},
-                   {"min_qps": 50}, {"max_wait": -1}):
+                   {"min_qps": 50}, {"max_wait": -1}, {"cooldown": -1},
+                   {"cooldown": float("nan")}):
         with pytest.raises(eemw.UsageError):
             RateLimiter(**{"qps": 10, **kwargs})  # type: ignore[arg-type]
 
@@ -234,8 +323,8 @@ def test_the_factory_places_the_limiter_after_auth_in_the_attempt_phase() -> Non
 
 def test_the_factory_reads_every_setting() -> None:
     entry = factory({"qps": "20", "burst": "4", "max_wait": "2.5", "mode": "fail",
-                     "decrease": "0.25", "increase": "3", "min_qps": "0.5"})
+                     "decrease": "0.25", "increase": "3", "min_qps": "0.5", "cooldown": "2"})
     rl = entry.middleware
     assert isinstance(rl, RateLimiter)
     assert (rl.qps, rl.burst, rl.max_wait, rl.mode) == (20, 4, 2.5, "fail")
-    assert (rl.decrease, rl.increase, rl.min_qps) == (0.25, 3, 0.5)
+    assert (rl.decrease, rl.increase, rl.min_qps, rl.cooldown) == (0.25, 3, 0.5, 2)

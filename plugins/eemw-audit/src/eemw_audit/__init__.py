@@ -9,8 +9,8 @@ A record is written when the call ends, whatever the outcome, with these fields:
 ``operation``        the full operation name
 ``project``          the operation's project
 ``identity``         who called, as the credentials report it (:data:`eemw.CALLER_IDENTITY`:
-                     a service-account e-mail), the ``identity`` setting when given, else
-                     ``"unknown"``
+                     a service-account e-mail); only for credentials that report nobody
+                     (user credentials, …) the ``identity`` setting, else ``"unknown"``
 ``idempotency_key``  the key sent with every attempt (:data:`eemw.IDEMPOTENCY_KEY`)
 ``trace_id``         the current OpenTelemetry trace id (32 hex digits), or ``null``
 ``outcome``          ``"ok"`` or ``"error"``
@@ -96,7 +96,9 @@ class AuditLog:
     """The audit middleware (call phase, after ``idempotency``).
 
     ``sink`` receives one JSON line per mutating call (default: the ``eemw.audit``
-    logger). ``identity`` overrides what the credentials report. ``now`` returns an aware
+    logger). ``identity`` is recorded only when the credentials report no identity: it
+    is a fallback, never an override, so a setting (or an environment variable) cannot
+    put another name on what the credentials did. ``now`` returns an aware
     UTC datetime; it is injectable for tests. If writing the record fails, the call
     fails with that error (an audit gap is not silently accepted); when the call itself
     failed, its error is the new error's ``__context__``.
@@ -130,7 +132,7 @@ class AuditLog:
     ) -> dict[str, Any]:
         """The audit record of ``request``'s call, ended by ``error`` (``None``: ok)."""
         call = request.call
-        identity = self.identity or request.context.get(eemw.CALLER_IDENTITY) or "unknown"
+        identity = request.context.get(eemw.CALLER_IDENTITY) or self.identity or "unknown"
         return {
             "time": self._now().astimezone(timezone.utc).isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
@@ -169,7 +171,7 @@ def factory(settings: Mapping[str, str]) -> eemw.Entry:
 
     Settings (all optional): ``path`` (append records to this file instead of logging
     them), ``logger`` (the logger name, default ``eemw.audit``), ``identity`` (who to
-    record as the caller, overriding what the credentials report).
+    record as the caller when the credentials report nobody; never an override).
     """
     s = eemw.PluginSettings(settings, plugin="audit", known=SETTINGS)
     path = s.text("path")
