@@ -41,6 +41,9 @@ def parse_route(method: str, path: str) -> Route:
     parts = path.split("/")
     if len(parts) < 5 or parts[0] or parts[1] not in VERSIONS or parts[2] != "projects":
         raise _not_found(method, path)
+    if parts[4] == "algorithms" and len(parts) == 5 and method == "GET":
+        # The official client lists algorithms when it initialises; it gets none here.
+        return Route("algorithms", parts[3], "", _project_problem(parts[3]))
     if parts[4] != "operations":
         raise _not_found(method, path)
     project = urllib.parse.unquote(parts[3]) if "%" in parts[3] else parts[3]
@@ -156,6 +159,8 @@ class Api:
         return reply
 
     def _execute(self, route: Route, query: str, body: bytes) -> Reply:
+        if route.action == "algorithms":
+            return json_reply({"algorithms": []})
         if route.action == "get":
             return json_reply(render(*self.store.lookup(route.project, route.op_id)))
         if route.action == "list":

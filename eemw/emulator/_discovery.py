@@ -50,7 +50,10 @@ def discovery_document(root_url: str, version: str) -> JsonObject:
         "parameters": _standard_parameters(),
         "auth": {"oauth2": {"scopes": {s: {"description": d} for s, d in _SCOPES.items()}}},
         "schemas": _schemas(),
-        "resources": {"projects": {"resources": {"operations": {"methods": _methods(version)}}}},
+        "resources": {"projects": {"resources": {
+            "operations": {"methods": _methods(version)},
+            "algorithms": {"methods": {"list": _algorithms_list(version)}},
+        }}},
     }
 
 
@@ -136,6 +139,20 @@ def _list_method(version: str) -> JsonObject:
     return method
 
 
+def _algorithms_list(version: str) -> JsonObject:
+    """projects.algorithms.list: what earthengine-api's ee.Initialize() calls first."""
+    method = _method(
+        version, "list", "GET", "{+parent}/algorithms", "projects/{projectsId}/algorithms",
+        "ListAlgorithmsResponse",
+    )
+    method["id"] = "earthengine.projects.algorithms.list"
+    method["parameters"] = {
+        "parent": _name_parameter("^projects/[^/]+$", "The project to list algorithms for."),
+    }
+    method["parameterOrder"] = ["parent"]
+    return method
+
+
 def _ref(name: str) -> JsonObject:
     return {"$ref": name}
 
@@ -174,6 +191,9 @@ def _schemas() -> JsonObject:
         "ListOperationsResponse": _object(
             "ListOperationsResponse",
             {"operations": {"type": "array", "items": _ref("Operation")}, "nextPageToken": string},
+        ),
+        "ListAlgorithmsResponse": _object(
+            "ListAlgorithmsResponse", {"algorithms": {"type": "array", "items": any_object}}
         ),
         "OperationMetadata": _metadata_schema(),
         "OperationStage": _object(
