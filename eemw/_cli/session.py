@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 from .._client import DEFAULT_ENDPOINT, Client
 from .._errors import EemwError, UsageError
+from .._net import is_loopback
 from ..middleware.auth import EARTHENGINE_SCOPE
 from .seed import seed_demo
 
@@ -147,17 +147,6 @@ def _local_token_uri(credentials: Any, info: Any) -> Any:
     if parts.scheme != "http" or not is_loopback(parts.hostname or ""):
         return credentials
     return credentials.with_token_uri(uri)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is loopback."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ from .._errors import (
     UnauthenticatedError,
 )
 from .._http import CallKind, Request, Response
+from .._net import is_loopback
 from .._pipeline import Handler
 from .._redact import REDACTED
 from .check import safe_text
@@ -389,23 +390,12 @@ _SAFE_ORIGINS: set[str] = set()
 def _check_origin(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and is_loopback(host):
         return
     raise InsecureTransportError(
         f"refusing to send credentials to {host!r} over {parts.scheme or 'a non-https URL'}: "
         "use https, or a loopback address (127.0.0.1, ::1, localhost) for a local emulator"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _RedactGoogleAuthLog(logging.Filter):
