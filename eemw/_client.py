@@ -48,6 +48,8 @@ from .middleware.tracing import Tracing
 
 if TYPE_CHECKING:
     from google.auth import credentials as ga_credentials
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 __all__ = [
     "API_VERSIONS",
@@ -102,9 +104,9 @@ class Client:
         transport: Handler | None = None,
         middleware: Sequence[Entry] = (),
         plugins: Sequence[str] | None = None,
-        plugin_settings: Mapping[str, Mapping[str, str]] | None = None,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
+        plugin_settings: Mapping[str, Mapping[str, object]] | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
         idempotency_header: str = "Idempotency-Key",
         replay_cache_size: int = 1024,
         replay_ttl: float = 600.0,
@@ -138,7 +140,6 @@ class Client:
         self.transport = transport
         metrics = Metrics(meter_provider)
         tracing = Tracing(tracer_provider=tracer_provider, metrics=metrics, clock=clock)
-        refresh = getattr(transport, "google_auth_request", None) or _LazyRefreshRequest()
         stack = Stack([
             Entry("tracing", tracing, "call"),
             Entry("idempotency", Idempotency(
@@ -149,9 +150,7 @@ class Client:
                 retry, budget=retry_budget, clock=clock, sleep=sleep, random=random,
                 metrics=metrics,
             ), "call", closing=True),
-            Entry("auth", Auth(
-                credentials, refresh_request=refresh, quota_project=self.quota_project
-            ), "attempt"),
+            Entry("auth", self._auth(credentials, transport), "attempt"),
             Entry("check", Check(), "attempt", closing=True),
         ])
         for entry in (*plugin_entries(plugins, plugin_settings), *middleware):
@@ -159,6 +158,10 @@ class Client:
         self.stack: Pipeline = stack.build(tracing.attempts(transport))
         self._auth_credentials = self.credentials
         self.operations = Operations(self)
+
+    def _auth(self, credentials: ga_credentials.Credentials, transport: Handler) -> Auth:
+        refresh = getattr(transport, "google_auth_request", None) or _LazyRefreshRequest()
+        return Auth(credentials, refresh_request=refresh, quota_project=self.quota_project)
 
     @property
     def credentials(self) -> ga_credentials.Credentials:
