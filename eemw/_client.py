@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import math
 import os
 import platform
 import random as _random
@@ -72,6 +73,7 @@ DEFAULT_TIMEOUTS: Mapping[CallKind, float] = MappingProxyType({
 logger = logging.getLogger("eemw.client")
 
 _MAX_SERVER_WAIT = 60.0
+_MIN_SERVER_WAIT = 0.5
 _MAX_TIMEOUT = 864_000.0
 _HEADER_SAFE = frozenset(map(chr, range(0x20, 0x7F)))
 
@@ -431,10 +433,14 @@ class Operations:
             # Ask the server to answer well before our own deadline, so its reply (and the
             # network) fits in the time left instead of racing the read timeout.
             server_wait = min(left - min(1.0, left / 10), _MAX_SERVER_WAIT)
+            if server_wait < _MIN_SERVER_WAIT:
+                # Too little time left to ask the server to hold: one last look instead.
+                return self.get(name, timeout=left, retry=retry, trace_attributes=attributes), True
             try:
                 response = client._send(
                     self._call("wait", name), "POST", name.path(client.api_version) + ":wait",
-                    body={"timeout": f"{max(server_wait, 0.0):.3f}s"},
+                    # Rounded down: "0.001s" for 0.0009 s left would ask for more than there is.
+                    body={"timeout": f"{math.floor(server_wait * 1000) / 1000:.3f}s"},
                     timeout=left, retry=retry, attributes=attributes,
                 )
                 return Operation.from_wire(response.json()), True

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -49,8 +50,9 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.response import HTTPResponse
 from urllib3.util import Retry, Timeout
 
-from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError
+from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError, UsageError
 from ._http import Headers, Request, Response
+from ._net import is_loopback
 from ._redact import redact_url
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestsTransport"]
@@ -126,6 +128,10 @@ class RequestsTransport:
     ) -> None:
         if max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
+        if verify is not None and not isinstance(verify, (bool, str)):
+            raise UsageError("verify must be True, False or the path of a CA bundle")
+        if verify == "":
+            raise UsageError("verify='' is not a CA bundle; pass False to turn checks off")
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -189,6 +195,10 @@ class RequestsTransport:
                 f"cannot send to {redact_url(origin)} ({type(exc).__name__})"
             ) from exc
         proxies = dict(settings.get("proxies") or {})
+        if is_loopback(urlsplit(url).hostname or ""):
+            # Plain http with a token is allowed only because loopback never leaves the
+            # machine; an environment proxy would carry the token off it.
+            proxies = {}
         verify = settings["verify"]
         verify = True if verify is None else verify
         pool = None
@@ -307,6 +317,10 @@ class RequestsTransport:
             def __call__(self, url: str, method: str = "GET", body: Any = None,
                          headers: Any = None, timeout: Any = None, **kwargs: Any) -> Any:
                 kwargs["allow_redirects"] = False
+                if is_loopback(urlsplit(url).hostname or ""):
+                    # As for API calls: an environment proxy must not carry the refresh
+                    # token off the machine (None values drop requests' env proxies).
+                    kwargs.setdefault("proxies", {"http": None, "https": None})
                 if timeout is None:
                     return super().__call__(  # type: ignore[no-untyped-call]
                         url, method, body, headers, **kwargs

@@ -286,3 +286,25 @@ def test_turning_verification_off_takes_an_explicit_argument_and_warns(
     transport.close()
     assert len(seen.requests) == 1
     assert "tls-token" not in record.getMessage()
+
+
+@pytest.mark.parametrize("verify", ["", 0, None.__class__])
+def test_verify_accepts_only_a_bool_or_a_bundle_path(verify: object) -> None:
+    # A falsy non-False value would switch TLS checks off without the warning.
+    with pytest.raises(eemw.UsageError):
+        eemw.RequestsTransport(verify=verify)  # type: ignore[arg-type]
+
+
+def test_an_environment_proxy_never_carries_a_token_to_loopback(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The proxy would see the bearer token in clear: loopback targets bypass it.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.9:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.9:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    name = emu.add_operation("demo")
+    client = eemw.Client("demo", endpoint=emu.url, credentials=emu.credentials(),
+                         retry=eemw.RetryPolicy.none())
+    with client:
+        assert client.operations.get(name).name == name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -119,3 +120,30 @@ def test_a_proxy_405_on_cancel_is_not_already_done() -> None:
     assert result.outcome == "error"
     assert not result.ok
     assert type(result.error) is eemw.ApiError
+
+
+def test_wait_asks_the_server_for_less_than_the_time_left() -> None:
+    # A server that holds :wait for as long as it is asked, on a fake clock: the client must
+    # leave room for the answer to arrive, and at its deadline report the last state seen.
+    now = [0.0]
+    asked: list[tuple[float, float]] = []
+
+    def server(request: eemw.Request) -> eemw.Response:
+        assert request.timeout is not None
+        if request.url.endswith(":wait"):
+            hold = float(json.loads(request.body or b"{}")["timeout"][:-1])
+            asked.append((hold, request.timeout))
+            now[0] += hold
+        return respond(request, json={"name": request.call.name,
+                                      "metadata": {"state": "RUNNING"}})
+
+    client = eemw.Client("demo", transport=MockTransport(server),
+                         credentials=AnonymousCredentials(), clock=lambda: now[0],
+                         sleep=lambda s: now.__setitem__(0, now[0] + s))
+    with pytest.raises(eemw.DeadlineExceededError) as info:
+        client.operations.wait("ABC", timeout=90)
+    assert asked, "the server's :wait was used"
+    assert all(hold < left for hold, left in asked)
+    assert now[0] <= 90
+    assert info.value.operation is not None
+    assert info.value.operation.state is eemw.State.RUNNING
