@@ -205,6 +205,10 @@ class Emulator:
         """How many times a cancel was really applied to the operation (idempotency proof)."""
         return self._store.cancel_effects(*_split_name(name))
 
+    def cancel_executions(self, name: str) -> int:
+        """How many cancels of the operation the server ran (not replayed), effect or not."""
+        return self._store.cancel_executions(*_split_name(name))
+
     def advance(self, seconds: float) -> None:
         """Move the emulator clock; operations progress and tokens age with it."""
         self._store.advance(seconds)

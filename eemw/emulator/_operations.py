@@ -42,6 +42,9 @@ class OpRecord:
     cancel_requested_at: float | None = None
     cancel_at: float | None = None
     cancel_effects: int = 0
+    # Every cancel the store ran (not replayed), whatever it found: a retry that re-ran a
+    # cancel instead of replaying it shows here even when it changed nothing.
+    cancel_executions: int = 0
     deleted: bool = False
     name: str = field(init=False)
 

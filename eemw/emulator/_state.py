@@ -195,6 +195,7 @@ class OperationStore:
         """Request cancellation; True when this call applied the side effect."""
         with self.changed:
             op = self._require(project, op_id)
+            op.cancel_executions += 1
             now = self.clock.now()
             phase = phase_at(op, now)
             if phase.done:
@@ -222,6 +223,12 @@ class OperationStore:
             entry = self._projects.get(project)
             op = entry.by_id.get(op_id) if entry else None
             return 0 if op is None else op.cancel_effects
+
+    def cancel_executions(self, project: str, op_id: str) -> int:
+        with self.lock:
+            entry = self._projects.get(project)
+            op = entry.by_id.get(op_id) if entry else None
+            return 0 if op is None else op.cancel_executions
 
     def advance(self, seconds: float) -> None:
         with self.changed:

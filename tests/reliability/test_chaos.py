@@ -32,7 +32,7 @@ import pytest
 from reliability_tools import Meters, Report
 
 import eemw
-from eemw.emulator import Emulator, EmulatorStats
+from eemw.emulator import Emulator, EmulatorStats, Fault
 
 THREADS = 8
 CALLS = int(os.environ.get("EEMW_CHAOS_CALLS", "2000"))
@@ -116,6 +116,7 @@ class Run:
     stats: EmulatorStats
     keys: dict[str, set[str]]  # per operation path: the idempotency keys of its cancels
     effects: dict[str, int]  # per operation: cancel side effects the emulator applied
+    executions: dict[str, int]  # per operation: cancels the emulator ran, not replayed
     attempts: int
     retries: Counter[str]
     targets: list[str]
@@ -154,6 +155,7 @@ def chaos_run(meters: Meters) -> Run:
         return Run(
             outcomes, wall, emu.stats, cancel_keys(emu),
             {name: emu.cancel_effects(name) for name in targets},
+            {name: emu.cancel_executions(name) for name in targets},
             meters.total("eemw.client.attempts") - attempts_before,
             meters.by_error_type("eemw.client.retries"), targets,
         )
@@ -186,7 +188,8 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     all_keys = [key for keys in run.keys.values() for key in keys]
     faults = faults_by_kind(stats)
     retries = sum(run.retries.values())
-    twice = sum(1 for n in run.effects.values() if n > 1)
+    # A cancel re-run instead of replayed is a duplicate even if it changed nothing.
+    twice = sum(1 for n in run.executions.values() if n > 1)
     duplicates = twice + len(reexecuted) + len(several_keys)
 
     reliability_report.add("chaos", {
@@ -218,6 +221,7 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     # and no cancel met the answer a second execution would have got.
     assert duplicates == 0, (several_keys, reexecuted)
     assert all(run.effects[name] == 1 for name in cancelled_ok)
+    assert all(run.executions[name] == 1 for name in cancelled_ok)
     assert stats["cancels_applied"] == sum(run.effects.values())
     assert len(all_keys) == len(set(all_keys)) == len(run.targets)
     # The run was meaningful: every kind of fault struck, and answers lost after a cancel
@@ -228,3 +232,45 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     assert run.attempts == stats["api_requests"] == CALLS + retries
     # Retries work: with five attempts against a 30% fault rate nearly every call succeeds.
     assert results["ok"] >= 0.9 * CALLS, results
+
+
+def test_the_deadline_is_what_ends_calls_that_keep_timing_out() -> None:
+    # Every answer comes after the attempt timeout. Ten attempts of 0.2 s would take 2 s, so
+    # only the 0.5 s deadline can end these calls in time: a retry stage that ignored it
+    # would fail this test.
+    deadline, slack = 0.5, 0.5
+    with Emulator() as emu:
+        names = [emu.add_operation("demo", state="RUNNING") for _ in range(THREADS)]
+        policy = eemw.RetryPolicy(
+            initial_backoff=0.001, max_backoff=0.01, max_attempts=10, attempt_timeout=0.2
+        )
+        with eemw.Client(
+            "demo", endpoint=emu.url, credentials=emu.credentials(), retry=policy,
+            retry_budget=eemw.RetryBudget(capacity=1e9), sleep=emu.advance,
+        ) as client:
+            client.operations.get(names[0])  # the token is fetched before the faults start
+            emu.add_fault(Fault(kind="delay", delay=0.4, times=None))
+            seconds: list[float] = []
+            errors: list[type[BaseException]] = []
+            lock = threading.Lock()
+
+            def worker(name: str) -> None:
+                for _ in range(3):
+                    started = time.monotonic()
+                    try:
+                        client.operations.get(name, timeout=deadline)
+                    except Exception as error:
+                        with lock:
+                            errors.append(type(error))
+                    with lock:
+                        seconds.append(time.monotonic() - started)
+
+            threads = [threading.Thread(target=worker, args=(n,)) for n in names]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            emu.clear_faults()
+    assert len(seconds) == len(errors) == 3 * THREADS
+    assert set(errors) <= {eemw.DeadlineExceededError, eemw.RetryExhaustedError}
+    assert max(seconds) <= deadline + slack, max(seconds)
