@@ -107,7 +107,9 @@ def _run(cfg: Config, section: Section) -> tuple[Section, float | None]:
     section.tables.append(table)
     section.tables.append(_heaviest(runs=1 if cfg.smoke else 3))
     section.tables.append(_cold(cfg.coldstart_reps))
-    ratio = imports["import eemw"] / base if base else None
+    # The target is judged on importing eemw *and* reaching its client: `import eemw` alone
+    # is lazy (PEP 562) and would flatter the figure.
+    ratio = imports["eemw.Client"] / base if base else None
     return section, ratio
 
 
@@ -169,7 +171,7 @@ def _blame(rows: list[tuple[str, int, int]]) -> dict[str, str]:
 
 def _heaviest(runs: int = 3, top: int = 10) -> Table:
     deps = {name for name, _, _ in _importtime(DEPS)}
-    samples = [_importtime("import eemw") for _ in range(runs)]
+    samples = [_importtime("import eemw; eemw.Client") for _ in range(runs)]
     blamed = _blame(samples[0])
     groups: dict[tuple[str, str], list[float]] = {}
     for rows in samples:
@@ -183,7 +185,7 @@ def _heaviest(runs: int = 3, top: int = 10) -> Table:
         for key, value in totals.items():
             groups.setdefault(key, []).append(value)
     table = Table(
-        "What `import eemw` loads beyond its 4 dependencies (`-X importtime`, median of "
+        "What `import eemw; eemw.Client` loads beyond its 4 dependencies (`-X importtime`, median of "
         f"{runs} runs)",
         ["package", "pulled in by", "self ms"],
     )
