@@ -185,8 +185,8 @@ def _heaviest(runs: int = 3, top: int = 10) -> Table:
         for key, value in totals.items():
             groups.setdefault(key, []).append(value)
     table = Table(
-        "What `import eemw; eemw.Client` loads beyond its 4 dependencies (`-X importtime`, median of "
-        f"{runs} runs)",
+        "What `import eemw; eemw.Client` loads beyond its 4 dependencies "
+        f"(`-X importtime`, median of {runs} runs)",
         ["package", "pulled in by", "self ms"],
     )
     medians = {k: statistics.median(v + [0.0] * (runs - len(v))) for k, v in groups.items()}
