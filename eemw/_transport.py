@@ -8,8 +8,9 @@
 * It reads at most ``max_body_bytes`` of a (decoded) body; a longer body comes back cut
   to that size with ``Response.truncated`` set, and the connection is discarded.
 * The attempt's ``timeout`` is a total deadline for the exchange: it is the read timeout
-  of each socket read, and the body is read in a loop that stops once it has passed, so
-  a server trickling bytes cannot hold an attempt open.
+  of each socket read, the body is read in a loop that stops once it has passed, and on
+  the pooled path a watchdog shuts the socket down at the deadline, so a server trickling
+  its headers or body cannot hold an attempt open.
 * Every requests/urllib3/socket failure becomes :class:`ConnectError` (the request was
   not sent) or :class:`ReadError` (it may have reached the server), with the original
   exception chained as ``__cause__``.
@@ -54,6 +55,7 @@ from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError
 from ._http import Headers, Request, Response
 from ._net import is_loopback
 from ._redact import redact_url
+from ._watchdog import WATCHDOG, tracked
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestsTransport"]
 
@@ -90,6 +92,7 @@ _TIMEOUTS = (ReadTimeoutError, TimeoutError, requests.Timeout)
 # What urlopen makes of retries=False on every call (no retries, redirects returned as
 # responses), built once: Retry values are immutable.
 _NO_RETRIES = Retry(total=False, redirect=False)
+_WATCHDOG_GRACE = 0.1
 _UNKNOWN: Any = object()
 
 
@@ -172,14 +175,35 @@ class RequestsTransport:
             route = self._resolve(origin, url)  # the adapter closed this pool; get its new one
             pool = route.pool
         if pool is not None:
-            raw = self._urlopen(pool, request, url[match.end():] or "/", connect)
-            status, fields = raw.status, raw.headers.itermerged()
-        else:
-            sent = self._adapter_send(route, request, connect)
-            raw, status, fields = sent.raw, sent.status_code, sent.headers.items()
-        received = {k.lower(): v for k, v in fields}
-        body, truncated = self._read(raw, request, started, "content-encoding" in received)
-        return Response(status, Headers._of(received), body, request, truncated=truncated)
+            return self._pooled(pool, request, url[match.end():] or "/", connect, started)
+        sent = self._adapter_send(route, request, connect)
+        received = {k.lower(): v for k, v in sent.headers.items()}
+        body, truncated = self._read(sent.raw, request, started, "content-encoding" in received)
+        return Response(sent.status_code, Headers._of(received), body, request, truncated=truncated)
+
+    def _pooled(
+        self, pool: Any, request: Request, target: str, connect: float, started: float
+    ) -> Response:
+        timeout = request.timeout
+        # Socket timeouts bound each read; the watchdog bounds the whole exchange, headers
+        # included, by shutting the socket down at the attempt's deadline.
+        # A little after the deadline, so an ordinary socket read timeout reports first.
+        alarm = None if timeout is None else WATCHDOG.arm(started + timeout + _WATCHDOG_GRACE)
+        try:
+            raw = self._urlopen(pool, request, target, connect)
+            received = {k.lower(): v for k, v in raw.headers.itermerged()}
+            body, truncated = self._read(raw, request, started, "content-encoding" in received)
+        except TransportError as error:
+            if alarm is not None and alarm.fired:
+                raise _too_slow(request) from error
+            raise
+        finally:
+            if alarm is not None:
+                WATCHDOG.disarm(alarm)
+        if alarm is not None and alarm.fired:
+            # A shutdown mid-headers reads as their end: what arrived is not a response.
+            raise _too_slow(request)
+        return Response(raw.status, Headers._of(received), body, request, truncated=truncated)
 
     def _resolve(self, origin: str, url: str) -> _Route:
         # Session.request re-reads proxies and CA settings from the environment on every
@@ -220,6 +244,8 @@ class RequestsTransport:
                 raise ConnectError(
                     f"cannot connect to {redact_url(origin)} ({type(exc).__name__})"
                 ) from exc
+        if pool is not None and not getattr(pool.ConnectionCls, "_eemw_tracked", False):
+            pool.ConnectionCls = tracked(pool.ConnectionCls)
         route = _Route(adapter, proxies, verify, pool)
         self._routes[origin] = route
         return route
@@ -333,6 +359,14 @@ class RequestsTransport:
 
     def __repr__(self) -> str:
         return f"<RequestsTransport max_body_bytes={self.max_body_bytes}>"
+
+
+def _too_slow(request: Request) -> ReadError:
+    return ReadError(
+        f"{request.method} {redact_url(request.url)}: no complete response within the "
+        f"attempt timeout of {_secs(request.timeout)}",
+        operation=request.call.name,
+    )
 
 
 def _bad_header(headers: dict[str, str]) -> InvalidHeaderError:

@@ -253,6 +253,27 @@ def test_trickling_body_is_cut_at_the_attempt_timeout(
         transport(request(server.url, timeout=0.3))
 
 
+def test_trickling_headers_are_cut_at_the_attempt_timeout(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    # Each header byte arrives well within the socket timeout, and http.client reads the
+    # whole header block in one call: only the watchdog can end this attempt in time.
+    head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 400 + b"\r\nContent-Length: 2\r\n\r\n{}"
+
+    def trickle(conn: socket.socket, _: bytes) -> None:
+        for byte in head:
+            if server.release.wait(0.02):
+                return
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                return  # the client gave up, as it should
+
+    server = serve(trickle)
+    with pytest.raises(ReadError, match="no complete response within the attempt timeout"):
+        transport(request(server.url, timeout=0.3))
+
+
 def test_connection_refused_is_a_connect_error(transport: RequestsTransport) -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
