@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._errors import ApiError, EemwError
 from ._http import Call
 from ._version import __version__
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "error_name", "error_type"]
 
 
 class Metrics:
@@ -68,3 +69,18 @@ def _attrs(label: str, error_type: str | None) -> dict[str, str]:
         if len(_CACHE) < 512:
             _CACHE[key] = attrs
     return attrs
+
+
+def error_name(error: BaseException) -> str:
+    """``error.type`` of a logical call: the exception's class (``NotFoundError``)."""
+    kind = type(error)
+    if isinstance(error, EemwError) or kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def error_type(error: BaseException) -> str:
+    """``error.type`` of an attempt: the HTTP status when there was one, else the class."""
+    if isinstance(error, ApiError):
+        return str(error.http_status)
+    return error_name(error)

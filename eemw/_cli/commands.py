@@ -7,9 +7,6 @@ and an exit code. Bulk commands (cancel, wait) decide their own code from their 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
 import sys
 import threading
 from collections import Counter
@@ -375,6 +372,7 @@ def plugins(args: argparse.Namespace, settings: Settings, out: Output) -> int:
 def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     """Serve in the foreground until Ctrl-C or SIGTERM, its normal end: exit 0."""
     from ..emulator import Emulator
+    from ..emulator._cli import wait_for_stop
 
     if not is_loopback(args.host):
         print(f"eemw: warning: --host {clean(args.host)} is not a loopback address: anyone who can "
@@ -399,43 +397,24 @@ def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     try:
         _write_credentials(emu, args)
         print(f"eemw emulator listening on {emu.url}", flush=True)
-        _until_stopped()
+        wait_for_stop()
     finally:
         emu.stop()
     return EXIT_OK
 
 
 def _write_credentials(emu: Emulator, args: argparse.Namespace) -> None:
+    from ..emulator._cli import write_secret
+
     files = ((args.credentials_file, emu.authorized_user_info),
              (args.service_account_file, emu.service_account_info))
     for path, info in files:
         if not path:
             continue
         try:
-            # Only the owner may read it: it holds a client secret or a private key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(info(), handle, indent=2)
+            write_secret(path, info())
         except OSError as error:
             raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
-
-
-def _until_stopped() -> None:
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        stop.wait()  # signals reach the main thread only; whoever runs us stops us
-        return
-    # SIGINT too, explicitly: a shell starts a background job (`eemw emulator &`) with
-    # SIGINT ignored, and `kill -INT` should still stop it.
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        stop.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def demo(args: argparse.Namespace, settings: Settings, out: Output) -> int:

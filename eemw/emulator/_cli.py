@@ -8,13 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from types import FrameType
-from typing import Any
 
 from ._emulator import Emulator
-
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_secret(path: str, info: dict[str, str]) -> None:
+def write_secret(path: str, info: dict[str, str]) -> None:
     # Only the owner may read it: it holds a client secret or a private key.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -74,34 +69,43 @@ def _build(args: argparse.Namespace) -> Emulator:
     return emulator
 
 
-def _install_stop_handlers(stop: threading.Event) -> dict[int, _SignalHandler]:
+def wait_for_stop(stop: threading.Event | None = None) -> None:
+    """Block until SIGINT or SIGTERM (or ``stop`` is set), then restore the handlers.
+
+    SIGINT is handled explicitly: a shell starts a background job (``… &``) with SIGINT
+    ignored, and ``kill -INT`` should still stop it. Off the main thread no signal can
+    arrive, so whoever runs the server there stops it through ``stop``.
+    """
+    stop = stop or threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        return {}  # signals can only be handled on the main thread; the caller stops us otherwise
-    previous: dict[int, _SignalHandler] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    return previous
+        stop.wait()
+        return
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        stop.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def serve(argv: list[str] | None = None, *, stop: threading.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); print the ready line once listening."""
     args = _parser().parse_args(argv)
-    stop = stop or threading.Event()
     try:
         emulator = _build(args).start()
     except (OSError, ValueError) as err:
         print(f"eemw emulator: cannot start: {err}", file=sys.stderr, flush=True)
         return 1
-    previous = _install_stop_handlers(stop)
     try:
         if args.credentials_file:
-            _write_secret(args.credentials_file, emulator.authorized_user_info())
+            write_secret(args.credentials_file, emulator.authorized_user_info())
         if args.service_account_file:
-            _write_secret(args.service_account_file, emulator.service_account_info())
+            write_secret(args.service_account_file, emulator.service_account_info())
         print(f"eemw emulator listening on {emulator.url}", flush=True)
-        stop.wait()
+        wait_for_stop(stop)
     finally:
         emulator.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     return 0

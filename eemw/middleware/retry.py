@@ -41,7 +41,7 @@ from .._errors import (
 )
 from .._http import Call, ContextKey, Request, Response
 from .._keys import ATTEMPT, DEADLINE, IDEMPOTENCY_KEY
-from .._metrics import Metrics
+from .._metrics import Metrics, error_type
 from .._pipeline import Handler
 
 __all__ = [
@@ -416,7 +416,7 @@ class Retry:
 
     def _announce(self, request: Request, attempts: int, delay: float, error: EemwError) -> None:
         """Make one retry visible: a DEBUG record, a span event and a counter."""
-        kind = _error_type(error)
+        kind = error_type(error)
         logger.debug(
             "retrying %s after attempt %d failed with %s; sleeping %.3fs",
             _what(request), attempts, kind, delay,
@@ -431,13 +431,6 @@ class Retry:
 
     def __repr__(self) -> str:
         return f"Retry({self.policy!r})"
-
-
-def _error_type(error: EemwError) -> str:
-    # Same low-cardinality values as the attempt spans: the HTTP status, else the class.
-    if isinstance(error, ApiError):
-        return str(error.http_status)
-    return type(error).__name__
 
 
 def _what(request: Request) -> str:

@@ -50,10 +50,10 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from .._errors import ApiError, EemwError
+from .._errors import EemwError
 from .._http import ContextKey, Request, Response
 from .._keys import ATTEMPT, TRACE_ATTRIBUTES
-from .._metrics import Metrics
+from .._metrics import Metrics, error_name, error_type
 from .._pipeline import Handler
 from .._redact import redact_url
 from .._version import __version__
@@ -107,7 +107,7 @@ class Tracing:
             else:
                 response = _call_traced(tracer, request, call_next)
         except BaseException as error:
-            self._metrics.call(request.call, self._clock() - started, _error_name(error))
+            self._metrics.call(request.call, self._clock() - started, error_name(error))
             raise
         self._metrics.call(request.call, self._clock() - started, None)
         return response
@@ -124,7 +124,7 @@ class Tracing:
                 else:
                     response = _send_traced(tracer, transport, request)
             except BaseException as error:
-                metrics.attempt(request.call, _error_type(error))
+                metrics.attempt(request.call, error_type(error))
                 raise
             status = response.status
             metrics.attempt(request.call, str(status) if status >= 400 else None)
@@ -179,7 +179,7 @@ def _call_traced(tracer: trace.Tracer, request: Request, call_next: Handler) -> 
         return call_next(request.with_context(_SENDS, itertools.count()))
     except BaseException as error:
         if span.is_recording():
-            span.set_attribute("error.type", _error_name(error))
+            span.set_attribute("error.type", error_name(error))
             # Only eemw's messages are secret-free by contract, so only they become the
             # description; for anything else error.type and the exception event suffice.
             detail = str(error) if isinstance(error, EemwError) else None
@@ -208,7 +208,7 @@ def _send_traced(tracer: trace.Tracer, transport: Handler, request: Request) -> 
         response = transport(request)
     except BaseException as error:
         if span.is_recording():
-            span.set_attribute("error.type", _error_type(error))
+            span.set_attribute("error.type", error_type(error))
             detail = str(error) if isinstance(error, EemwError) else None
             span.set_status(Status(StatusCode.ERROR, detail))
         raise
@@ -280,18 +280,3 @@ def _server(url: str) -> tuple[str | None, int | None]:
     except ValueError:  # out of range or not a number: telemetry must not fail the call
         port = None
     return parts.hostname, port
-
-
-def _error_name(error: BaseException) -> str:
-    """``error.type`` of a logical call: the exception's class (``NotFoundError``)."""
-    kind = type(error)
-    if isinstance(error, EemwError) or kind.__module__ == "builtins":
-        return kind.__qualname__
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
-def _error_type(error: BaseException) -> str:
-    """``error.type`` of an attempt: the HTTP status when there was one, else the class."""
-    if isinstance(error, ApiError):
-        return str(error.http_status)
-    return _error_name(error)
