@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ._client import Client
     from .emulator import Emulator
 
-__all__ = ["MockTransport", "respond"]
+__all__ = ["FakeClock", "MockTransport", "respond"]
 
 
 def respond(
@@ -70,6 +70,28 @@ class MockTransport:
 
     def __repr__(self) -> str:
         return f"MockTransport(sent={len(self.requests)})"
+
+
+class FakeClock:
+    """A monotonic clock and a sleep on one fake timeline: ``Client(clock=c, sleep=c.sleep)``.
+
+    Time moves only when something sleeps on it (or a test sets ``now``), so retries,
+    backoff and ``wait`` run instantly and deterministically; every sleep is recorded in
+    ``sleeps``. Like :func:`time.sleep`, a negative sleep raises ``ValueError``.
+    """
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"sleep length must be non-negative, not {seconds!r}")
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 try:

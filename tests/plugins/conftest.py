@@ -13,7 +13,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 import eemw
-from eemw.testing import MockTransport, respond
+from eemw.testing import FakeClock, MockTransport, respond
 
 
 @pytest.fixture(autouse=True)
@@ -48,21 +48,6 @@ def make_client(transport: MockTransport) -> Callable[..., eemw.Client]:
         )
 
     return make
-
-
-class FakeClock:
-    """A clock that only moves when something sleeps on it; sleeps are recorded."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -25,23 +25,11 @@ from eemw import (
     RetryPolicy,
     UsageError,
 )
+from eemw.testing import FakeClock as FakeTime
 from eemw.testing import MockTransport, respond
 
 NAME = "projects/demo/operations/op-1"
 OTHER = "projects/demo/operations/op-2"
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def make_request(kind: eemw.CallKind = "cancel", name: str = NAME,

@@ -46,25 +46,16 @@ from eemw import (
 from eemw._errors import api_error_class, rpc_code_for_status
 from eemw._metrics import Metrics
 from eemw.middleware.retry import decide
-from eemw.testing import MockTransport, respond
+from eemw.testing import FakeClock, MockTransport, respond
 
 NAME = "projects/demo/operations/op-1"
 
 
-class FakeTime:
-    """A clock and a sleep that share one fake timeline."""
+class FakeTime(FakeClock):
+    """eemw's fake clock, starting well away from zero."""
 
     def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
+        super().__init__(now)
 
 
 def make_call(kind: eemw.CallKind = "get") -> Call:

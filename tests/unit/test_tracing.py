@@ -77,18 +77,6 @@ def _no_leaked_context() -> Iterator[None]:
 
 
 @pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> TracerProvider:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider
-
-
-@pytest.fixture
 def no_global_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     """No global tracer provider for this test, whatever ran before; restored afterwards."""
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)

@@ -12,20 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eemw
-from eemw.testing import MockTransport, respond
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from eemw.testing import FakeClock, MockTransport, respond
 
 
 def limiter(clock: FakeClock, qps: float = 10, **kwargs: object) -> RateLimiter:
