@@ -784,6 +784,14 @@ def _credentials(
                 f"credentials must be google-auth credentials, not {type(credentials).__name__}"
             )
         return credentials, getattr(credentials, "project_id", None)
+    return default_credentials()
+
+
+def default_credentials() -> tuple[ga_credentials.Credentials, str | None]:
+    """``google.auth.default()`` with the Earth Engine scope, and the project it names.
+
+    Raises :class:`UsageError` (its ``__cause__`` google-auth's error) when none are found.
+    """
     import google.auth
     from google.auth import exceptions
 

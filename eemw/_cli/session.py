@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._client import DEFAULT_ENDPOINT, Client
+from .._client import DEFAULT_ENDPOINT, Client, default_credentials
 from .._errors import EemwError, UsageError
 from .._net import is_loopback
 from ..middleware.auth import EARTHENGINE_SCOPE
@@ -117,13 +117,13 @@ def _load_credentials(path: str | None, needed: bool) -> tuple[Any, str | None]:
 
             return AnonymousCredentials(), None  # type: ignore[no-untyped-call]
         try:
-            found, project = google.auth.default(scopes=[EARTHENGINE_SCOPE])
-        except exceptions.DefaultCredentialsError as error:
+            return default_credentials()
+        except UsageError as error:
+            # The library's message names credentials=; a CLI user needs the flags.
             raise SetupError(
                 "no credentials: pass --credentials FILE, set GOOGLE_APPLICATION_CREDENTIALS, "
                 "or run 'gcloud auth application-default login' (or try --emulator)"
-            ) from error
-        return found, project
+            ) from error.__cause__
     try:
         with open(path, encoding="utf-8") as handle:
             info = json.load(handle)
