@@ -13,16 +13,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._client import (
-        API_VERSIONS,
-        DEFAULT_ENDPOINT,
-        DEFAULT_TIMEOUTS,
-        CancelOutcome,
-        CancelResult,
-        Client,
-        Operations,
-        WaitResult,
-    )
+    from ._bulk import CancelOutcome, CancelResult, WaitResult
+    from ._client import API_VERSIONS, DEFAULT_ENDPOINT, Client
     from ._errors import (
         RPC_CODES,
         AbortedError,
@@ -65,6 +57,7 @@ if TYPE_CHECKING:
         State,
         Status,
     )
+    from ._operations import Operations
     from ._pipeline import Entry, Handler, Middleware, Phase, Pipeline, Stack, StackError
     from ._plugins import (
         CALLER_IDENTITY,
@@ -75,6 +68,7 @@ if TYPE_CHECKING:
         installed_plugins,
     )
     from ._transport import RequestsTransport
+    from ._validate import DEFAULT_TIMEOUTS
     from ._version import __version__
     from .middleware.auth import (
         CLOUD_PLATFORM_SCOPE,
@@ -109,8 +103,8 @@ _EXPORTS: dict[str, str] = {
     "CLOUD_PLATFORM_SCOPE": ".middleware.auth",
     "Call": "._http",
     "CallKind": "._http",
-    "CancelOutcome": "._client",
-    "CancelResult": "._client",
+    "CancelOutcome": "._bulk",
+    "CancelResult": "._bulk",
     "CancelledError": "._errors",
     "Check": ".middleware.check",
     "Client": "._client",
@@ -120,7 +114,7 @@ _EXPORTS: dict[str, str] = {
     "DEADLINE": "._keys",
     "DEFAULT_ENDPOINT": "._client",
     "DEFAULT_SCOPES": ".middleware.auth",
-    "DEFAULT_TIMEOUTS": "._client",
+    "DEFAULT_TIMEOUTS": "._validate",
     "DeadlineExceededError": "._errors",
     "Decision": ".middleware.retry",
     "EARTHENGINE_SCOPE": ".middleware.auth",
@@ -146,7 +140,7 @@ _EXPORTS: dict[str, str] = {
     "OperationFailedError": "._errors",
     "OperationMetadata": "._models",
     "OperationName": "._models",
-    "Operations": "._client",
+    "Operations": "._operations",
     "OutOfRangeError": "._errors",
     "PermissionDeniedError": "._errors",
     "Phase": "._pipeline",
@@ -182,7 +176,7 @@ _EXPORTS: dict[str, str] = {
     "UnavailableError": "._errors",
     "UnimplementedError": "._errors",
     "UsageError": "._errors",
-    "WaitResult": "._client",
+    "WaitResult": "._bulk",
     "__version__": "._version",
     "installed_plugins": "._plugins",
 }

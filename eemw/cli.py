@@ -30,8 +30,9 @@ from collections.abc import Callable, Sequence
 from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from ._cli.seed import DEMO_OPERATIONS, MAX_SEED
 from ._cli.streams import guarded_streams
-from ._client import API_VERSIONS, DEFAULT_TIMEOUTS
+from ._client import API_VERSIONS
 from ._errors import EemwError, UsageError
+from ._validate import DEFAULT_TIMEOUTS
 from ._version import __version__
 
 __all__ = ["main"]

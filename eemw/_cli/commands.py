@@ -17,9 +17,10 @@ from rich.progress import Progress, TaskID
 from rich.prompt import Confirm
 from rich.text import Text
 
-from .._client import CancelResult, Operations, WaitResult
+from .._bulk import CancelResult, WaitResult
 from .._errors import NotFoundError, UsageError
 from .._models import Operation, OperationName
+from .._operations import Operations
 from .._plugins import enabled_names, installed_plugins
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from .output import (

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .._client import CancelResult, WaitResult
+from .._bulk import CancelResult, WaitResult
 from .._errors import ApiError
 from .._models import Operation, State
 from .._pipeline import Entry

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._client import DEFAULT_ENDPOINT, Client, default_credentials
+from .._client import DEFAULT_ENDPOINT, Client
+from .._credentials import default_credentials
 from .._errors import EemwError, UsageError
 from .._net import is_loopback
 from ..middleware.auth import EARTHENGINE_SCOPE
