@@ -27,7 +27,13 @@ from ._models import collection_path
 from ._operations import Operations
 from ._pipeline import Entry, Handler, Pipeline, Stack
 from ._plugins import CALLER_IDENTITY, caller_identity, plugin_entries
-from ._validate import DEFAULT_TIMEOUTS, check_endpoint, check_timeout, header_value
+from ._validate import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_TIMEOUTS,
+    check_endpoint,
+    check_timeout,
+    header_value,
+)
 from ._version import __version__
 from .middleware.auth import Auth
 from .middleware.check import Check
@@ -194,7 +200,7 @@ class Client:
         ``trace_attributes`` are added to the call's span. Every option is validated
         before anything is sent. Raises an :class:`~eemw.EemwError` for any failure.
         """
-        seconds = check_timeout(timeout, DEFAULT_TIMEOUTS[call.kind])
+        seconds = check_timeout(timeout, DEFAULT_TIMEOUTS.get(call.kind, DEFAULT_TIMEOUT))
         context = (
             self._context
             .set(DEADLINE, self.clock() + seconds)

@@ -20,6 +20,7 @@ __all__ = [
     "Context",
     "ContextKey",
     "Headers",
+    "Repeat",
     "Request",
     "Response",
 ]
@@ -27,11 +28,20 @@ __all__ = [
 T = TypeVar("T")
 
 CallKind = Literal["get", "list", "cancel", "delete", "wait"]
+"""The kinds of call of the operations resource (``Call.kind`` when ``resource`` is
+``"operations"``); other resources name their own kinds."""
 
-# Calls that may be sent again after a read failure without changing the outcome:
-# reads, ``wait`` (a read with a server-side pause) and ``cancel`` (cancelling twice
-# is the same as cancelling once). ``delete`` is not: a second delete may 404.
-_SAFE_TO_REPEAT = frozenset({"get", "list", "wait", "cancel"})
+Repeat = Literal["safe", "reconcile", "unsafe"]
+"""Whether a call may be sent again after an attempt that may have reached the server:
+``"safe"`` (a read, or a change that is the same done twice), ``"reconcile"`` (a change
+whose second answer can be checked against the server's state, e.g. cancel, delete), or
+``"unsafe"`` (a create without a request id)."""
+
+# The operations resource's calls: reads and wait repeat safely; cancel and delete are
+# checked against the server's state when a repeat's answer says "already done/gone".
+_OPERATIONS_REPEAT: Mapping[str, Repeat] = {
+    "get": "safe", "list": "safe", "wait": "safe", "cancel": "reconcile", "delete": "reconcile",
+}
 _MUTATING = frozenset({"cancel", "delete"})
 
 
@@ -147,28 +157,46 @@ _EMPTY_CONTEXT = Context()
 class Call:
     """The logical call a request belongs to: what every attempt of it shares.
 
-    ``name`` is the full operation name for get/cancel/delete/wait and ``None`` for list.
+    ``kind`` names the call within its ``resource`` (for operations a :data:`CallKind`;
+    ``label`` joins the two, e.g. ``operations.cancel``). ``name`` is the full operation
+    name for get/cancel/delete/wait and ``None`` for list. ``repeat`` and ``mutates``
+    default to the operations resource's table for its kinds (and to ``"unsafe"`` and
+    ``True`` for any other kind, the cautious choice); other resources set them.
     """
 
-    kind: CallKind
+    kind: str
     project: str
     api_version: str
     name: str | None = None
+    resource: str = "operations"
+    repeat: Repeat | None = None
+    mutates: bool | None = None
+
+    @property
+    def repeat_policy(self) -> Repeat:
+        """:data:`Repeat` for this call (set, or from the operations table)."""
+        if self.repeat is not None:
+            return self.repeat
+        if self.resource == "operations":
+            return _OPERATIONS_REPEAT.get(self.kind, "unsafe")
+        return "unsafe"
 
     @property
     def safe_to_repeat(self) -> bool:
         """True when sending the call twice has the same effect as sending it once."""
-        return self.kind in _SAFE_TO_REPEAT
+        return self.repeat_policy == "safe"
 
     @property
     def mutating(self) -> bool:
-        """True for calls that change server state (cancel, delete)."""
-        return self.kind in _MUTATING
+        """True for calls that change server state (cancel, delete, creates)."""
+        if self.mutates is not None:
+            return self.mutates
+        return self.kind in _MUTATING if self.resource == "operations" else True
 
     @property
     def label(self) -> str:
         """The call's public name, e.g. ``operations.cancel``."""
-        return f"operations.{self.kind}"
+        return f"{self.resource}.{self.kind}"
 
 
 @dataclass(frozen=True, slots=True)

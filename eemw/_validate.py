@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import InvalidHeaderError, UsageError
-from ._http import CallKind
 from ._models import Operation, OperationName, State
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "DEFAULT_TIMEOUTS",
     "MAX_TIMEOUT",
     "check_endpoint",
@@ -31,10 +31,14 @@ __all__ = [
     "types",
 ]
 
-DEFAULT_TIMEOUTS: Mapping[CallKind, float] = MappingProxyType({
+DEFAULT_TIMEOUTS: Mapping[str, float] = MappingProxyType({
     "get": 60.0, "list": 60.0, "cancel": 60.0, "delete": 60.0, "wait": 600.0,
 })
-"""The default deadline of each kind of call, in seconds (``wait``: the whole wait)."""
+"""The default deadline of each kind of call, in seconds (``wait``: the whole wait).
+
+A call of any other kind defaults to :data:`DEFAULT_TIMEOUT`."""
+
+DEFAULT_TIMEOUT = 60.0
 
 MAX_TIMEOUT = 864_000.0
 """The longest timeout accepted, in seconds: ten days, as long as a task lives."""

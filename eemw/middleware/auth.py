@@ -60,7 +60,7 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_SCOPES: tuple[str, ...] = (EARTHENGINE_SCOPE, CLOUD_PLATFORM_SCOPE)
 """What every Earth Engine operations call accepts; the first is the one injected."""
 
-REQUIRED_SCOPES: dict[CallKind, tuple[str, ...]] = {
+REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     kind: DEFAULT_SCOPES for kind in get_args(CallKind)
 }
 """Per call kind, the scopes of which a token needs at least one; the first is injected.
@@ -179,12 +179,12 @@ class Auth:
         *,
         refresh_request: Callable[[], Any],
         quota_project: str | None = None,
-        required_scopes: Mapping[CallKind, Sequence[str]] | None = None,
+        required_scopes: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._credentials = credentials
         self._refresh_request = refresh_request
         self._quota_project = quota_project
-        self._table: Mapping[CallKind, Sequence[str]] = (
+        self._table: Mapping[str, Sequence[str]] = (
             REQUIRED_SCOPES if required_scopes is None else required_scopes
         )
         from google.auth.credentials import AnonymousCredentials
@@ -193,7 +193,7 @@ class Auth:
         self._applied: tuple[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
         # Per call kind, the table entry the credentials were last scoped for.
-        self._scoped_for: dict[CallKind, Sequence[str]] = {}
+        self._scoped_for: dict[str, Sequence[str]] = {}
         self.refreshes = 0
         """How many times the stage refreshed the credentials."""
         _redact_google_auth_log()
@@ -251,7 +251,7 @@ class Auth:
             return request
         return request.with_header("X-Goog-User-Project", self._quota_project)
 
-    def _accepted(self, kind: CallKind) -> Sequence[str]:
+    def _accepted(self, kind: str) -> Sequence[str]:
         """The table's scopes for ``kind``, re-scoping the credentials when it changed."""
         accepted = self._table.get(kind) or DEFAULT_SCOPES
         if self._scoped_for.get(kind) is not accepted:

@@ -177,8 +177,9 @@ def retryable(error: BaseException, call: Call, has_key: bool, policy: RetryPoli
     if isinstance(error, ConnectError):
         return True
     if isinstance(error, ReadError):
-        # The server may have acted on it: only repeat what is safe to repeat.
-        return call.safe_to_repeat or has_key
+        # The server may have acted on it: only repeat what is safe to repeat, or what
+        # can be checked against the server's state afterwards.
+        return call.repeat_policy != "unsafe" or has_key
     return False
 
 

@@ -199,20 +199,29 @@ class TestContext:
 
 class TestCall:
     @pytest.mark.parametrize(
-        ("kind", "safe", "mutating"),
+        ("kind", "repeat", "mutating"),
         [
-            ("get", True, False),
-            ("list", True, False),
-            ("wait", True, False),
-            ("cancel", True, True),
-            ("delete", False, True),
+            ("get", "safe", False),
+            ("list", "safe", False),
+            ("wait", "safe", False),
+            ("cancel", "reconcile", True),
+            ("delete", "reconcile", True),
         ],
     )
-    def test_properties(self, kind: str, safe: bool, mutating: bool) -> None:
-        call = Call(kind, "demo", "v1", None if kind == "list" else NAME)  # type: ignore[arg-type]
-        assert call.safe_to_repeat is safe
+    def test_properties(self, kind: str, repeat: str, mutating: bool) -> None:
+        call = Call(kind, "demo", "v1", None if kind == "list" else NAME)
+        assert call.repeat_policy == repeat
+        assert call.safe_to_repeat is (repeat == "safe")
         assert call.mutating is mutating
         assert call.label == f"operations.{kind}"
+
+    def test_other_resources_are_cautious_unless_told(self) -> None:
+        call = Call("projects.image.export", "demo", "v1", resource="earthengine")
+        assert call.label == "earthengine.projects.image.export"
+        assert (call.repeat_policy, call.mutating) == ("unsafe", True)
+        read = Call("projects.value.compute", "demo", "v1", resource="earthengine",
+                    repeat="safe", mutates=False)
+        assert (read.safe_to_repeat, read.mutating) == (True, False)
 
     def test_frozen_value(self) -> None:
         call = Call("get", "demo", "v1", NAME)

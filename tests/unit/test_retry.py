@@ -149,8 +149,9 @@ DECIDE_CASES: list[tuple[str, BaseException, str, bool, int, float | None, float
      (True, 0.5, "", None)),
     ("read error on cancel", ReadError("reset"), "cancel", False, 0, None, 0.5,
      (True, 0.5, "", None)),
+    # delete is reconcilable: a repeat answered NOT_FOUND is checked, not blindly trusted.
     ("read error on delete without key", ReadError("reset"), "delete", False, 0, None, 0.5,
-     (False, 0.0, "not-retryable", None)),
+     (True, 0.5, "", None)),
     ("read error on delete with key", ReadError("reset"), "delete", True, 0, None, 0.5,
      (True, 0.5, "", None)),
     ("malformed body never", MalformedResponseError("bad"), "get", False, 0, None, 0.5,
@@ -420,12 +421,14 @@ def test_server_delays_parsed_by_check_drive_the_sleep(
     assert len(transport.requests) == 2
 
 
-def test_read_error_on_delete_without_key_surfaces_unchanged(fake: FakeTime) -> None:
+def test_read_error_on_an_unsafe_call_surfaces_unchanged(fake: FakeTime) -> None:
     root = ConnectionResetError("reset by peer")
     error = ReadError("connection reset after sending")
     error.__cause__ = root
+    create = Call("projects.image.export", "demo", "v1", resource="earthengine")
+    request = dataclasses.replace(make_request(), call=create)
     with pytest.raises(ReadError) as info:
-        make_retry(fake)(make_request("delete"), script(error))
+        make_retry(fake)(request, script(error))
     assert info.value is error
     assert info.value.__cause__ is root  # the transport's own cause is kept
     assert fake.sleeps == []
