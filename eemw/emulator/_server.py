@@ -114,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             outcome = Outcome(
                 error_reply(ApiError("INTERNAL", "The emulator failed; see its stderr."))
             )
-        self._write(outcome)
+        try:
+            self._write(outcome)
+        finally:
+            outcome.release()
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
