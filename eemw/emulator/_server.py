@@ -156,7 +156,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, outcome: Outcome) -> None:
         if outcome.delay and self._server.stopping.wait(outcome.delay):
-            outcome = Outcome(None)
+            outcome = Outcome(None, release=outcome.release)
+        # The request stops counting against its quota as its answer starts out, so a client
+        # that has read the answer can rely on the slot being free.
+        outcome.release()
         reply = outcome.reply
         if reply is None:
             self._drop()
