@@ -468,9 +468,16 @@ def test_verified_transport_logs_nothing(caplog: pytest.LogCaptureFixture) -> No
     assert caplog.text == ""
 
 
-def test_google_auth_request_uses_the_transports_session(transport: RequestsTransport) -> None:
+def test_token_requests_share_the_transports_pooled_connection(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    server = serve(answer(body=b'{"access_token": "t", "expires_in": 3600}'))
     auth_request = transport.google_auth_request()
-    assert auth_request.session is transport.session
+    reply = auth_request(server.url + "/token", method="POST", body={"grant_type": "x"})
+    transport(request(server.url))
+    assert (reply.status, reply.data) == (200, b'{"access_token": "t", "expires_in": 3600}')
+    assert server.requests[0].endswith(b"grant_type=x")
+    assert server.connections == 1
 
 
 def test_errors_never_quote_the_bearer_token(serve: Any, transport: RequestsTransport) -> None:
