@@ -34,10 +34,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -58,12 +58,15 @@ from urllib3.response import HTTPResponse
 from urllib3.util import Retry
 
 from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError, UsageError
-from ._http import Call, Headers, Request, Response
+from ._http import Headers, Request, Response
 from ._net import is_loopback
 from ._redact import install_log_filters, redact_url
 from ._watchdog import WATCHDOG, AttemptTimeout, ResolvingHTTPPool, ResolvingHTTPSPool
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "RefreshRequests", "RequestsTransport"]
+if TYPE_CHECKING:
+    from ._tokens import TokenRequest
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestsTransport"]
 
 logger = logging.getLogger("eemw.transport")
 
@@ -84,8 +87,6 @@ _TIMEOUTS = (ReadTimeoutError, TimeoutError, requests.Timeout)
 _NO_RETRIES = Retry(total=False, redirect=False)
 # A little after the deadline, so an ordinary socket read timeout reports first.
 _WATCHDOG_GRACE = 0.1
-# google-auth's own default for a token request that names no timeout.
-_TOKEN_TIMEOUT = 120.0
 _POOLS = {"http": ResolvingHTTPPool, "https": ResolvingHTTPSPool}
 
 
@@ -174,6 +175,17 @@ class RequestsTransport:
 
     def __call__(self, request: Request) -> Response:
         """Send one attempt. Raises :class:`TransportError` when no response arrives."""
+        return self._exchange(request, via_session=False)
+
+    def send_token_request(self, request: Request) -> Response:
+        """Send a token request, with the contracts of an attempt, through ``Session.send``.
+
+        Session.send is what requests' auto-instrumentation traces: a token fetch keeps a
+        client span of its own there, while eemw's attempts are traced by eemw itself.
+        """
+        return self._exchange(request, via_session=True)
+
+    def _exchange(self, request: Request, *, via_session: bool) -> Response:
         url = request.url
         match = _ORIGIN.match(url)
         if match is None:
@@ -195,10 +207,10 @@ class RequestsTransport:
             timeout, alarm,
         )
         try:
-            if pool is not None:
+            if pool is not None and not via_session:
                 sent = self._urlopen(pool, request, url[match.end():] or "/", limits)
             else:
-                sent = self._adapter_send(route, request, limits)
+                sent = self._send(route, request, limits, via_session)
             complete = False
             try:
                 body, truncated, complete = self._read(sent, request, started)
@@ -271,16 +283,18 @@ class RequestsTransport:
         received = {k.lower(): v for k, v in raw.headers.itermerged()}
         return _Sent(raw.status, received, raw, _detach(raw))
 
-    def _adapter_send(self, route: _Route, request: Request, limits: AttemptTimeout) -> _Sent:
+    def _send(
+        self, route: _Route, request: Request, limits: AttemptTimeout, via_session: bool
+    ) -> _Sent:
+        options: dict[str, Any] = {
+            "stream": True, "timeout": limits, "verify": route.verify,
+            "cert": self._session.cert, "proxies": route.proxies,
+        }
         try:
-            sent = route.adapter.send(
-                _prepare(request),
-                stream=True,
-                timeout=limits,  # type: ignore[arg-type]
-                verify=route.verify,
-                cert=self._session.cert,
-                proxies=route.proxies,
-            )
+            if via_session:
+                sent = self._session.send(_prepare(request), allow_redirects=False, **options)
+            else:
+                sent = route.adapter.send(_prepare(request), **options)
         except requests.RequestException as exc:
             raise _map_requests_error(exc, request) from exc
         received = {k.lower(): v for k, v in sent.headers.items()}
@@ -346,74 +360,12 @@ class RequestsTransport:
         is capped, and the timeout google-auth passes bounds the whole exchange. Nothing
         is opened: closing this transport releases its connections.
         """
+        from ._tokens import TokenRequest
+
         return TokenRequest(self)
 
     def __repr__(self) -> str:
         return f"<RequestsTransport max_body_bytes={self.max_body_bytes}>"
-
-
-class TokenResponse:
-    """A ``google.auth.transport.Response``: status, headers and the whole body."""
-
-    __slots__ = ("data", "headers", "status")
-
-    def __init__(self, status: int, headers: Mapping[str, str], data: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.data = data
-
-
-# Token requests name no operation; errors then name the token URL only (redacted).
-_TOKEN_CALL = Call("get", "", "")
-
-
-class TokenRequest:
-    """google-auth's request callable, sending through a :class:`RequestsTransport`.
-
-    Failures raise eemw's :class:`ConnectError` or :class:`ReadError`, which google-auth
-    does not catch: they reach whoever called ``credentials.refresh``.
-    """
-
-    __slots__ = ("transport",)
-
-    def __init__(self, transport: RequestsTransport) -> None:
-        self.transport = transport
-
-    def __call__(self, url: str, method: str = "GET", body: Any = None,
-                 headers: Mapping[str, str] | None = None, timeout: float | None = None,
-                 **kwargs: Any) -> TokenResponse:
-        if isinstance(body, str):
-            body = body.encode()
-        elif isinstance(body, Mapping):
-            body = urlencode(body).encode()
-        request = Request(
-            method.upper(), url, Headers(headers), _TOKEN_CALL, body,
-            _TOKEN_TIMEOUT if timeout is None else float(timeout),
-        )
-        response = self.transport(request)
-        return TokenResponse(response.status, response.headers, response.body)
-
-
-class RefreshRequests:
-    """Token requests for a client whose transport cannot send them (e.g. MockTransport).
-
-    Called with no argument it gives a ``google.auth.transport.Request`` (what the auth
-    stage's ``refresh_request`` expects); the :class:`RequestsTransport` behind it is made
-    on the first call and closed by :meth:`close`.
-    """
-
-    def __init__(self) -> None:
-        self._transport: RequestsTransport | None = None
-
-    def __call__(self) -> TokenRequest:
-        if self._transport is None:
-            self._transport = RequestsTransport()
-        return self._transport.google_auth_request()
-
-    def close(self) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            transport.close()
 
 
 def _too_slow(request: Request) -> ReadError:
