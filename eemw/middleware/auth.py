@@ -351,8 +351,13 @@ class Auth:
                 f"could not reach the token endpoint to refresh the credentials {why} "
                 f"({_refresh_failure(exc)})"
             ) from exc
-        except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError,
-                *_MALFORMED_REPLY) as exc:
+        except _MALFORMED_REPLY as exc:
+            raise UnauthenticatedError(
+                f"could not refresh the credentials ({type(credentials).__name__}) {why}: the "
+                f"token endpoint's answer is not a token reply ({type(exc).__name__})",
+                http_status=401, rpc_status="UNAUTHENTICATED",
+            ) from exc
+        except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError) as exc:
             raise self._refresh_failed(credentials, why, exc) from exc
         self.refreshes += 1
         logger.debug("refreshed credentials (%s) %s", type(credentials).__name__, why)
