@@ -346,7 +346,12 @@ class Auth:
                 f"the token endpoint failed temporarily while refreshing the credentials {why}"
                 f" ({_refresh_failure(exc)})"
             ) from exc
-        except (ga_exceptions.TransportError, TransportError) as exc:
+        except TransportError as exc:
+            # eemw's own transport: its message names the (redacted) URL and what failed.
+            raise ConnectError(
+                f"the token request failed while refreshing the credentials {why}: {exc}"
+            ) from exc
+        except ga_exceptions.TransportError as exc:
             raise ConnectError(
                 f"could not reach the token endpoint to refresh the credentials {why} "
                 f"({_refresh_failure(exc)})"
