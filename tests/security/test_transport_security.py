@@ -349,8 +349,9 @@ def outcome(action: Callable[[], object], limit: float = 30.0) -> BaseException 
 def test_a_token_reply_that_is_not_a_token_is_unauthenticated(emu: Emulator, reply: bytes) -> None:
     name = emu.add_operation("demo", state="RUNNING")
     with serve(lambda handler, seen: send(handler, 200, reply)) as (token_uri, _):
-        with eemw.Client("demo", endpoint=emu.url, credentials=user_credentials(token_uri),
-                         retry=NO_RETRY) as client, pytest.raises(eemw.UnauthenticatedError) as caught:
+        client = eemw.Client("demo", endpoint=emu.url, credentials=user_credentials(token_uri),
+                             retry=NO_RETRY)
+        with client, pytest.raises(eemw.UnauthenticatedError) as caught:
             client.operations.get(name)
     message = str(caught.value)
     assert "refresh-secret" not in message and "client-secret" not in message

@@ -446,7 +446,9 @@ def test_a_refused_grant_is_not_mistaken_for_a_busy_endpoint() -> None:
         pipeline(Auth(creds, refresh_request=lambda: endpoint), MockTransport(ok))(make_request())
 
 
-def test_a_refresh_lock_held_at_fork_is_free_in_the_child() -> None:
+def test_a_refresh_lock_held_at_fork_is_free_in_the_child(
+    in_forked_child: Callable[[Callable[[], str]], str],
+) -> None:
     # gunicorn --preload, Celery prefork: a thread of the parent was refreshing when it
     # forked. The child has no such thread, so the lock it held must not carry over.
     creds = FakeCredentials()
@@ -468,37 +470,6 @@ def child_refresh(creds: FakeCredentials, send: Pipeline, transport: MockTranspo
     creds.gate = None
     send(make_request(timeout=5.0))
     return str(transport.requests[-1].headers["authorization"])
-
-
-def in_forked_child(action: Callable[[], str], limit: float = 30.0) -> str:
-    """``action()`` run in a forked child: what it returned, or the exception it raised.
-
-    ``limit`` only guards against a hang; the child is killed past it.
-    """
-    import os
-    import select
-    import signal
-
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report and leave without running pytest's teardown
-        os.close(reader)
-        try:
-            result = action()
-        except BaseException as exc:
-            result = f"{type(exc).__name__}: {exc}"
-        os.write(writer, result.encode())
-        os._exit(0)
-    os.close(writer)
-    try:
-        ready, _, _ = select.select([reader], [], [], limit)
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"the forked child did not finish within {limit}s")
-        return os.read(reader, 65536).decode()
-    finally:
-        os.close(reader)
-        os.waitpid(pid, 0)
 
 
 def test_close_closes_a_refresh_request_factory_that_can_be_closed() -> None:
