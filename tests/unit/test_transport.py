@@ -636,6 +636,24 @@ def test_token_requests_share_the_transports_pooled_connection(
     assert server.connections == 1
 
 
+def test_refresh_requests_close_the_transport_they_made(serve: Any) -> None:
+    # For a client whose own transport cannot send token requests (e.g. MockTransport).
+    from eemw._tokens import RefreshRequests
+
+    server = serve(answer(body=b'{"access_token": "t", "expires_in": 3600}'))
+    factory = RefreshRequests()
+    assert factory()(server.url + "/token", method="POST", body=b"grant_type=x").status == 200
+    factory.close()
+    assert server.wait_for_hangups(1)
+
+
+def test_a_token_request_follows_no_redirect(serve: Any, transport: RequestsTransport) -> None:
+    server = serve(answer(307, b"", {"Location": "http://127.0.0.1:9/steal"}))
+    reply = transport.google_auth_request()(server.url + "/token", method="POST", body=b"s")
+    assert reply.status == 307
+    assert len(server.requests) == 1
+
+
 def test_errors_never_quote_the_bearer_token(serve: Any, transport: RequestsTransport) -> None:
     server = serve(lambda conn, _: server.release.wait(30))
     secret = "ya29.very-secret-token"
