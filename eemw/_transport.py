@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import select_proxy
 from urllib3 import PoolManager
@@ -292,7 +293,9 @@ class RequestsTransport:
         }
         try:
             if via_session:
-                sent = self._session.send(_prepare(request), allow_redirects=False, **options)
+                prepared = _prepare(request)
+                prepared.prepare_cookies(RequestsCookieJar())  # Session.send reads its jar
+                sent = self._session.send(prepared, allow_redirects=False, **options)
             else:
                 sent = route.adapter.send(_prepare(request), **options)
         except requests.RequestException as exc:

@@ -89,8 +89,9 @@ The auth stage reads this table on every call (a kind missing from it falls back
 _SCOPE_REASON = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
 _REFRESH_ERROR_CHARS = 200
 _SAFE_ORIGINS_MAX = 256
-# A malformed token reply makes google-auth fail with these (indexing a string or a list).
-_MALFORMED_REPLY = (TypeError, AttributeError)
+# What google-auth raises on a token reply that is not a JSON object of the right shape
+# (it indexes a string or a list, or makes a timedelta of a dict).
+_MALFORMED_REPLY = TypeError
 _LIVE: weakref.WeakSet[Auth] = weakref.WeakSet()
 
 

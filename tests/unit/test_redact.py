@@ -150,4 +150,6 @@ def test_importing_eemw_changes_no_logger_and_a_client_installs_the_filters_once
     assert on_import == dict.fromkeys(on_import, 0)
     assert with_clients == {**on_import, "urllib3.connectionpool": 1,
                             "google.auth.transport.requests": 1}
-    assert logged == ['https://example.com:443 "GET /v1/x?access_token=REDACTED&a=1 HTTP/1.1" 200 2']
+    assert logged == [
+        'https://example.com:443 "GET /v1/x?access_token=REDACTED&a=1 HTTP/1.1" 200 2'
+    ]
