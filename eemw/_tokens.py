@@ -5,8 +5,8 @@ hands out: token requests then get the transport's contracts (no redirects, no
 environment proxy to loopback, body cap, whole-exchange deadline, bounded name
 resolution) and share its pooled connections. :class:`RefreshRequests` makes one for a
 client whose own transport cannot (e.g. ``MockTransport``), and closes it.
-:class:`Bounded` is how the auth stage keeps a whole refresh, google-auth's own retries
-included, inside an attempt's deadline.
+:func:`refresh_within` is how the auth stage refreshes: the whole refresh, google-auth's own
+retries included, inside an attempt's deadline (:class:`Bounded`), every failure typed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from ._errors import ConnectError, TransportError, UnauthenticatedError
 from ._http import Call, Headers, Request
+from ._net import secs
+from .middleware.check import safe_text
 
 if TYPE_CHECKING:
     from ._transport import RequestsTransport
@@ -29,6 +32,7 @@ __all__ = [
     "TokenEndpointBusy",
     "TokenRequest",
     "TokenResponse",
+    "refresh_within",
 ]
 
 # google-auth's own default for a token request that names no timeout.
@@ -156,3 +160,89 @@ def _busy(status: int, data: object) -> bool:
     if not isinstance(reply, dict):
         return False
     return any(reply.get(key) in _BUSY_ERRORS for key in ("error", "error_description"))
+
+
+# --- one refresh, its failures typed -------------------------------------------------------
+
+_REFRESH_ERROR_CHARS = 200
+# What google-auth raises on a token reply that is not a JSON object of the right shape
+# (it indexes a string or a list, or makes a timedelta of a dict).
+_MALFORMED_REPLY = TypeError
+
+
+def refresh_within(
+    credentials: Any, request: Any, deadline: float | None, timeout: float | None, why: str
+) -> str:
+    """Refresh ``credentials`` over ``request`` before ``deadline``; the new token.
+
+    Raises :class:`ConnectError` when nothing reached the API and trying again may work
+    (no time left, token endpoint unreachable, timed out or answering 429/5xx), and
+    :class:`UnauthenticatedError` when the grant is refused or the reply is not a token.
+    Messages quote the token endpoint's answer at most, never what was sent to it.
+    """
+    from google.auth import exceptions as ga_exceptions
+
+    name = type(credentials).__name__
+    try:
+        credentials.refresh(Bounded(request, deadline))
+    except NoTimeLeft as exc:
+        raise ConnectError(
+            f"the attempt timeout of {secs(timeout)} passed while refreshing the credentials {why}"
+        ) from exc
+    except TokenEndpointBusy as exc:
+        # Nothing reached the API: the retry stage may try again, as for a refused
+        # connection, instead of google-auth sleeping past the call's deadline.
+        raise ConnectError(
+            f"the token endpoint failed temporarily while refreshing the credentials {why} ({exc})"
+        ) from exc
+    except ga_exceptions.RefreshError as exc:
+        if not getattr(exc, "retryable", False):
+            raise _unauthenticated(name, why, _quoted(exc)) from exc
+        raise ConnectError(
+            f"the token endpoint failed temporarily while refreshing the credentials {why}"
+            f" ({_quoted(exc)})"
+        ) from exc
+    except TransportError as exc:
+        # eemw's own transport: its message names the (redacted) URL and what failed.
+        raise ConnectError(
+            f"the token request failed while refreshing the credentials {why}: {exc}"
+        ) from exc
+    except ga_exceptions.TransportError as exc:
+        raise ConnectError(
+            f"could not reach the token endpoint to refresh the credentials {why} ({_quoted(exc)})"
+        ) from exc
+    except _MALFORMED_REPLY as exc:
+        raise _unauthenticated(
+            name, why, f"the token endpoint's answer is not a token reply ({type(exc).__name__})"
+        ) from exc
+    except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError) as exc:
+        raise _unauthenticated(name, why, _quoted(exc)) from exc
+    token = credentials.token
+    if not token:
+        raise UnauthenticatedError(
+            f"the credentials ({name}) produced no token on refresh",
+            http_status=401, rpc_status="UNAUTHENTICATED",
+        )
+    return str(token)
+
+
+def _unauthenticated(name: str, why: str, what: str) -> UnauthenticatedError:
+    return UnauthenticatedError(
+        f"could not refresh the credentials ({name}) {why}: {what}",
+        http_status=401, rpc_status="UNAUTHENTICATED",
+    )
+
+
+def _quoted(exc: Exception) -> str:
+    # google-auth puts the token endpoint's answer (``invalid_grant: …``) or its own
+    # explanation first; it never holds what was sent, so a bounded excerpt is safe.
+    # Other exceptions may say anything: name their type only.
+    from google.auth.exceptions import GoogleAuthError
+
+    first = exc.args[0] if exc.args else None
+    text = ""
+    if isinstance(exc, GoogleAuthError) and isinstance(first, str):
+        text = safe_text(first, _REFRESH_ERROR_CHARS)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+

@@ -34,8 +34,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -51,14 +49,13 @@ from urllib3.exceptions import (
     EmptyPoolError,
     NewConnectionError,
     ProxyError,
-    ReadTimeoutError,
     SSLError,
 )
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
-from urllib3.response import HTTPResponse
 from urllib3.util import Retry
 
-from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError, UsageError
+from ._attempt import Sent, detach, failure, finish, read_body, too_slow
+from ._errors import ConnectError, InvalidHeaderError, TransportError, UsageError
 from ._http import Headers, Request, Response
 from ._net import is_loopback
 from ._redact import install_log_filters, redact_url
@@ -72,7 +69,6 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestsTransport"]
 logger = logging.getLogger("eemw.transport")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-_CHUNK = 256 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The scheme and authority of a URL: everything a route (adapter, proxy, pool) depends on.
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
@@ -82,7 +78,6 @@ _UNSAFE_NAME = re.compile(r"[^!#$%&'*+.^_`|~0-9A-Za-z-]")
 _NOT_SENT = (
     NewConnectionError, ConnectTimeoutError, SSLError, ProxyError, ClosedPoolError, EmptyPoolError,
 )
-_TIMEOUTS = (ReadTimeoutError, TimeoutError, requests.Timeout)
 # What urlopen makes of retries=False on every call (no retries, redirects returned as
 # responses), built once: Retry values are immutable.
 _NO_RETRIES = Retry(total=False, redirect=False)
@@ -112,15 +107,6 @@ class _Route(NamedTuple):
     proxies: dict[str, str]
     verify: bool | str
     pool: Any  # the adapter's urllib3 pool for the fast path, else None
-
-
-class _Sent(NamedTuple):
-    """What came back before the body: status, lower-cased headers, the body's stream."""
-
-    status: int
-    headers: dict[str, str]
-    raw: Any
-    pool: Any  # where the connection goes back once the body is read, if eemw returns it
 
 
 class RequestsTransport:
@@ -214,22 +200,24 @@ class RequestsTransport:
                 sent = self._send(route, request, limits, via_session)
             complete = False
             try:
-                body, truncated, complete = self._read(sent, request, started)
+                body, truncated, complete = read_body(
+                    sent, request, started, self.max_body_bytes
+                )
             finally:
                 # Disarmed before the connection can go back to the pool: from here on the
                 # watchdog cannot touch a socket another thread may check out.
                 fired = alarm is not None and WATCHDOG.disarm(alarm)
-                _finish(sent, complete and not fired)
+                finish(sent, complete and not fired)
         except TransportError as error:
             if alarm is not None and WATCHDOG.disarm(alarm):
-                raise _too_slow(request) from error
+                raise too_slow(request) from error
             raise
         finally:
             if alarm is not None:
                 WATCHDOG.disarm(alarm)
         if fired:
             # A shutdown mid-headers reads as their end: what arrived is not a response.
-            raise _too_slow(request)
+            raise too_slow(request)
         return Response(sent.status, Headers._of(sent.headers), body, request,
                         truncated=truncated)
 
@@ -272,7 +260,7 @@ class RequestsTransport:
         self._routes[origin] = route
         return route
 
-    def _urlopen(self, pool: Any, request: Request, target: str, limits: AttemptTimeout) -> _Sent:
+    def _urlopen(self, pool: Any, request: Request, target: str, limits: AttemptTimeout) -> Sent:
         try:
             raw = pool.urlopen(
                 request.method, target, body=request.body, headers=request.headers._items,
@@ -280,13 +268,13 @@ class RequestsTransport:
                 preload_content=False, decode_content=True, release_conn=False,
             )
         except (Urllib3HTTPError, OSError) as exc:
-            raise _failure(exc, request, sent=not isinstance(exc, _NOT_SENT)) from exc
+            raise failure(exc, request, sent=not isinstance(exc, _NOT_SENT)) from exc
         received = {k.lower(): v for k, v in raw.headers.itermerged()}
-        return _Sent(raw.status, received, raw, _detach(raw))
+        return Sent(raw.status, received, raw, detach(raw))
 
     def _send(
         self, route: _Route, request: Request, limits: AttemptTimeout, via_session: bool
-    ) -> _Sent:
+    ) -> Sent:
         options: dict[str, Any] = {
             "stream": True, "timeout": limits, "verify": route.verify,
             "cert": self._session.cert, "proxies": route.proxies,
@@ -302,42 +290,7 @@ class RequestsTransport:
             raise _map_requests_error(exc, request) from exc
         received = {k.lower(): v for k, v in sent.headers.items()}
         raw = sent.raw
-        return _Sent(sent.status_code, received, raw, _detach(raw))
-
-    def _read(self, sent: _Sent, request: Request, started: float) -> tuple[bytes, bool, bool]:
-        """The body up to the cap, within the attempt's total timeout; whether it is whole."""
-        raw = sent.raw
-        limit = self.max_body_bytes
-        timeout = request.timeout
-        deadline = None if timeout is None else started + timeout
-        read = _reader(raw)
-        # With no decoder holding bytes back, a closed stream ends the body without one
-        # more (empty) read.
-        ends_when_closed = "content-encoding" not in sent.headers and isinstance(
-            raw, HTTPResponse
-        )
-        chunks: list[bytes] = []
-        size = 0
-        complete = False
-        try:
-            while size <= limit:
-                chunk = read(min(_CHUNK, limit + 1 - size))
-                if not chunk:
-                    complete = True
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if ends_when_closed and raw.closed and size <= limit:
-                    complete = True
-                    break
-                if deadline is not None:
-                    _check_deadline(raw, request, deadline)
-        except (Urllib3HTTPError, requests.RequestException, OSError) as exc:
-            raise _failure(exc, request, sent=True, reading=True) from exc
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if size > limit:
-            return body[:limit], True, False
-        return body, False, complete
+        return Sent(sent.status_code, received, raw, detach(raw))
 
     def close(self) -> None:
         """Close the pooled connections (only of a session this transport created).
@@ -371,14 +324,6 @@ class RequestsTransport:
         return f"<RequestsTransport max_body_bytes={self.max_body_bytes}>"
 
 
-def _too_slow(request: Request) -> ReadError:
-    return ReadError(
-        f"{request.method} {redact_url(request.url)}: no complete response within the "
-        f"attempt timeout of {_secs(request.timeout)}",
-        operation=request.call.name,
-    )
-
-
 def _bad_header(headers: dict[str, str]) -> InvalidHeaderError:
     # Name the header, never its value: values carry tokens.
     name = next(
@@ -407,86 +352,12 @@ def _prepare(request: Request) -> requests.PreparedRequest:
     return prepared
 
 
-def _reader(raw: Any) -> Callable[[int], bytes]:
-    read: Callable[..., bytes] = getattr(raw, "read1", None) or raw.read
-    if isinstance(raw, HTTPResponse):
-        # requests asks urllib3 for undecoded bytes; eemw wants the JSON, gzip or not.
-        return partial(read, decode_content=True)
-    return read
-
-
-def _detach(raw: Any) -> Any:
-    """Take the pool from a urllib3 response so eemw, not urllib3, returns its connection.
-
-    urllib3 puts the connection back as soon as the body's last byte is read, which would
-    be before the attempt is disarmed.
-    """
-    if not isinstance(raw, HTTPResponse):
-        return None
-    pool = raw._pool
-    raw._pool = None
-    return pool
-
-
-def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
-    # A server that trickles bytes never trips the per-read socket timeout, so the total
-    # is checked between reads and the next read may wait only for the time left.
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise ReadError(
-            f"{request.method} {redact_url(request.url)}: the response body did not "
-            f"arrive within the attempt timeout of {_secs(request.timeout)}",
-            operation=request.call.name,
-        )
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    if sock is not None:
-        sock.settimeout(left)
-
-
-def _finish(sent: _Sent, reuse: bool) -> None:
-    """Return the connection to its pool, closed unless the body was read whole in time."""
-    raw = sent.raw
-    if not reuse:
-        raw.close()
-    if sent.pool is None:
-        release = getattr(raw, "release_conn", None)
-        if release is not None:
-            release()
-        return
-    # Cleared first: the response's finalizer would otherwise close the connection under
-    # whichever attempt has it next.
-    conn, raw._connection = raw._connection, None
-    if conn is not None:
-        sent.pool._put_conn(conn)
-
-
-def _failure(
-    exc: BaseException, request: Request, *, sent: bool, reading: bool = False
-) -> TransportError:
-    where = f"{request.method} {redact_url(request.url)}"
-    op = request.call.name
-    if not sent:
-        return ConnectError(f"{where}: could not connect ({_root(exc)})", operation=op)
-    if isinstance(exc, _TIMEOUTS):
-        what = "the response body did not arrive" if reading else "no response"
-        return ReadError(
-            f"{where}: {what} within the attempt timeout of {_secs(request.timeout)}",
-            operation=op,
-        )
-    if reading:
-        return ReadError(
-            f"{where}: the connection failed while reading the response ({_root(exc)})",
-            operation=op,
-        )
-    return ReadError(f"{where}: the connection failed after sending ({_root(exc)})", operation=op)
-
-
 def _map_requests_error(exc: requests.RequestException, request: Request) -> TransportError:
     not_sent = isinstance(exc, (
         requests.ConnectTimeout, requests.exceptions.ProxyError,
         requests.exceptions.SSLError, requests.exceptions.InvalidURL,
     )) or (isinstance(exc, requests.ConnectionError) and _never_sent(exc))
-    return _failure(exc, request, sent=not not_sent)
+    return failure(exc, request, sent=not not_sent, timed_out=isinstance(exc, requests.Timeout))
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -494,11 +365,3 @@ def _never_sent(exc: BaseException) -> bool:
     return isinstance(reason, _NOT_SENT)
 
 
-def _root(exc: BaseException) -> str:
-    while exc.__context__ is not None and exc.__context__ is not exc:
-        exc = exc.__context__
-    return type(exc).__name__
-
-
-def _secs(timeout: float | None) -> str:
-    return "none" if timeout is None else f"{timeout:.3g}s"

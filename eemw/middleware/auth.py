@@ -38,21 +38,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
-from google.auth import exceptions as ga_exceptions
-
 from .._errors import (
     ConnectError,
     InsecureTransportError,
     PermissionDeniedError,
-    TransportError,
     UnauthenticatedError,
 )
 from .._http import CallKind, Request, Response
-from .._net import is_loopback
+from .._net import is_loopback, secs
 from .._pipeline import Handler
 from .._redact import install_log_filters
-from .._tokens import Bounded, NoTimeLeft, TokenEndpointBusy
-from .check import safe_text
+from .._tokens import refresh_within
 
 if TYPE_CHECKING:
     # Imported for types only: at run time google.auth.credentials pulls in asyncio,
@@ -87,11 +83,7 @@ The auth stage reads this table on every call (a kind missing from it falls back
 """
 
 _SCOPE_REASON = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
-_REFRESH_ERROR_CHARS = 200
 _SAFE_ORIGINS_MAX = 256
-# What google-auth raises on a token reply that is not a JSON object of the right shape
-# (it indexes a string or a list, or makes a timedelta of a dict).
-_MALFORMED_REPLY = TypeError
 _LIVE: weakref.WeakSet[Auth] = weakref.WeakSet()
 
 
@@ -310,7 +302,7 @@ class Auth:
         wait = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not self._lock.acquire(timeout=min(wait, threading.TIMEOUT_MAX)):
             raise ConnectError(
-                f"gave up after {_secs(timeout)} waiting for another thread's token refresh"
+                f"gave up after {secs(timeout)} waiting for another thread's token refresh"
             )
         try:
             # Another thread may have refreshed while this one waited for the lock.
@@ -325,63 +317,10 @@ class Auth:
     def _refresh(self, *, after_401: bool, deadline: float | None, timeout: float | None) -> str:
         credentials = self._credentials
         why = "after the server rejected the token (401)" if after_401 else "before sending"
-        request = Bounded(self._refresh_request(), deadline)
-        try:
-            credentials.refresh(request)  # type: ignore[no-untyped-call]
-        except NoTimeLeft as exc:
-            raise ConnectError(
-                f"the attempt timeout of {_secs(timeout)} passed while refreshing the "
-                f"credentials {why}"
-            ) from exc
-        except TokenEndpointBusy as exc:
-            # Nothing reached the API: the retry stage may try again, as for a refused
-            # connection, instead of google-auth sleeping past the call's deadline.
-            raise ConnectError(
-                f"the token endpoint failed temporarily while refreshing the credentials {why}"
-                f" ({exc})"
-            ) from exc
-        except ga_exceptions.RefreshError as exc:
-            if not getattr(exc, "retryable", False):
-                raise self._refresh_failed(credentials, why, exc) from exc
-            raise ConnectError(
-                f"the token endpoint failed temporarily while refreshing the credentials {why}"
-                f" ({_refresh_failure(exc)})"
-            ) from exc
-        except TransportError as exc:
-            # eemw's own transport: its message names the (redacted) URL and what failed.
-            raise ConnectError(
-                f"the token request failed while refreshing the credentials {why}: {exc}"
-            ) from exc
-        except ga_exceptions.TransportError as exc:
-            raise ConnectError(
-                f"could not reach the token endpoint to refresh the credentials {why} "
-                f"({_refresh_failure(exc)})"
-            ) from exc
-        except _MALFORMED_REPLY as exc:
-            raise UnauthenticatedError(
-                f"could not refresh the credentials ({type(credentials).__name__}) {why}: the "
-                f"token endpoint's answer is not a token reply ({type(exc).__name__})",
-                http_status=401, rpc_status="UNAUTHENTICATED",
-            ) from exc
-        except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError) as exc:
-            raise self._refresh_failed(credentials, why, exc) from exc
+        token = refresh_within(credentials, self._refresh_request(), deadline, timeout, why)
         self.refreshes += 1
         logger.debug("refreshed credentials (%s) %s", type(credentials).__name__, why)
-        token = credentials.token
-        if not token:
-            raise UnauthenticatedError(
-                f"the credentials ({type(credentials).__name__}) produced no token on refresh",
-                http_status=401, rpc_status="UNAUTHENTICATED",
-            )
-        return str(token)
-
-    @staticmethod
-    def _refresh_failed(credentials: object, why: str, exc: Exception) -> UnauthenticatedError:
-        return UnauthenticatedError(
-            f"could not refresh the credentials ({type(credentials).__name__}) {why}: "
-            f"{_refresh_failure(exc)}",
-            http_status=401, rpc_status="UNAUTHENTICATED",
-        )
+        return token
 
     def _explain_scope(
         self, error: PermissionDeniedError, accepted: Sequence[str]
@@ -419,22 +358,6 @@ def _lacks_scope(error: PermissionDeniedError) -> bool:
     return error.reason == _SCOPE_REASON or (
         "insufficient authentication scopes" in error.message.lower()
     )
-
-
-def _secs(timeout: float | None) -> str:
-    return "none" if timeout is None else f"{timeout:.3g}s"
-
-
-def _refresh_failure(exc: Exception) -> str:
-    # google-auth puts the token endpoint's answer (``invalid_grant: …``) or its own
-    # explanation first; it never holds what was sent, so a bounded excerpt is safe.
-    # Other exceptions may say anything: name their type only.
-    first = exc.args[0] if exc.args else None
-    text = ""
-    if isinstance(exc, ga_exceptions.GoogleAuthError) and isinstance(first, str):
-        text = safe_text(first, _REFRESH_ERROR_CHARS)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name
 
 
 def _check_origin(url: str) -> None:
