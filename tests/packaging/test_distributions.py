@@ -59,7 +59,7 @@ def test_wheel_carries_the_licence_and_metadata_users_see(dists: dict[str, Path]
     classifiers = metadata.get_all("Classifier") or []
     assert f"Programming Language :: Python :: 3.{sys.version_info.minor}" in classifiers
     # Development tools are dependency groups, never extras a user could install.
-    assert set(metadata.get_all("Provides-Extra") or []) <= {"cli", "earthengine"}
+    assert set(metadata.get_all("Provides-Extra") or []) <= {"cli", "earthengine", "emulator"}
     requires = " ".join(metadata.get_all("Requires-Dist") or [])
     for tool in ("pytest", "mypy", "ruff", "mkdocs"):
         assert tool not in requires
