@@ -71,6 +71,8 @@ METHODS: tuple[Method, ...] = (
       for what in ("image", "table", "video", "map", "videoMap", "classifier")),
     _m("projects.image.import", "POST", "projects/{p}/image:import", "request_id", True),
     _m("projects.table.import", "POST", "projects/{p}/table:import", "request_id", True),
+    _m("projects.image.importExternal", "POST", "projects/{p}/image:importExternal", "unsafe",
+       True),
     # Assets.
     _m("projects.listAssets", "GET", "projects/{p}:listAssets", "safe"),
     _m("projects.assets.listAssets", "GET", _ASSET + ":listAssets", "safe"),
