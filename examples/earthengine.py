@@ -22,9 +22,13 @@ from eemw.emulator import Emulator, Fault
 
 
 def log_calls(request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
-    """A user middleware: it sees ee's traffic like any other call."""
-    response = call_next(request)
-    print(f"  {request.call.label:<42} {response.status}")
+    """A user middleware: it sees ee's traffic like any other call, errors typed."""
+    try:
+        response = call_next(request)
+    except eemw.EemwError as error:
+        print(f"  {request.call.label:<42} -> {type(error).__name__}")
+        raise
+    print(f"  {request.call.label:<42} -> {response.status}")
     return response
 
 
@@ -46,7 +50,7 @@ def main() -> int:
         emu.add_fault(Fault(kind="drop_after", path_contains="image:export"))
         task = ee.batch.Export.image.toDrive(ee.Image(1), description="example")
         task.start()
-        stats = emu.stats()
+        stats = emu.stats
         print(f"export sent {stats['methods']['earthengine.projects.image.export']} times, "
               f"{stats['exports_started']} task started")
 

@@ -68,7 +68,7 @@ def test_computations_and_ee_data_calls_go_through_eemw(emu: Emulator) -> None:
     api = [r for r in emu.requests if r.path.startswith("/v1/")]
     assert {r.headers["authorization"] for r in api} == {f"Bearer {token}"}
     assert {r.headers["x-goog-user-project"] for r in api} == {"demo"}
-    assert emu.stats()["methods"][COMPUTE] == 1
+    assert emu.stats["methods"][COMPUTE] == 1
 
 
 def test_one_call_span_per_ee_request_and_one_client_span_per_attempt(
@@ -108,7 +108,7 @@ def test_an_export_without_request_id_and_a_lost_answer_is_not_resent(emu: Emula
         with pytest.raises(ConnectionError):
             ee.data.exportImage(None, export_params())
     assert len(sent(emu, "image:export")) == 1
-    assert emu.stats()["exports_started"] == 1
+    assert emu.stats["exports_started"] == 1
 
 
 def test_an_export_with_a_request_id_is_retried_and_applied_once(emu: Emulator) -> None:
@@ -118,8 +118,8 @@ def test_an_export_with_a_request_id_is_retried_and_applied_once(emu: Emulator) 
         task = ee.batch.Export.image.toDrive(ee.Image(1), description="with-id")
         task.start()
     assert len(sent(emu, "image:export")) == 2
-    assert emu.stats()["exports_started"] == 1
-    assert emu.stats()["exports_deduplicated"] == 1
+    assert emu.stats["exports_started"] == 1
+    assert emu.stats["exports_deduplicated"] == 1
 
 
 def test_error_answers_reach_ee_exactly_as_without_eemw(emu: Emulator) -> None:
@@ -145,7 +145,7 @@ def test_when_ee_authorizes_eemw_adds_only_the_quota_project(emu: Emulator) -> N
     api = [r for r in emu.requests if r.path.startswith("/v1/")]
     assert api and {r.headers["authorization"] for r in api} == {f"Bearer {ee_credentials.token}"}
     assert {r.headers["x-goog-user-project"] for r in api} == {"billing"}
-    assert emu.stats()["token_requests"] >= 1
+    assert emu.stats["token_requests"] >= 1
 
 
 def test_the_ratelimit_plugin_throttles_ee_traffic(emu: Emulator) -> None:
