@@ -55,6 +55,7 @@ from ._errors import (
 )
 from ._http import Call, ContextKey, Response
 from ._validate import check_timeout
+from ._version import __version__
 from .middleware.auth import CALLER_AUTHORIZED
 from .middleware.check import ANSWER_SINK
 from .middleware.retry import RetryPolicy
@@ -160,6 +161,10 @@ class EarthEngineTransport:
         out of time, :class:`ConnectionError` when no answer came, and eemw's own error
         for anything eemw refused to send.
         """
+        if body is not None and not isinstance(body, (bytes, str)):
+            raise UsageError(
+                f"EarthEngineTransport sends bytes or str bodies, not {type(body).__name__}"
+            )
         data = body.encode() if isinstance(body, str) else body
         if not uri.startswith(self._prefix):
             return self._send_direct(uri, method, data, headers)
@@ -211,6 +216,8 @@ class EarthEngineTransport:
         if self.client.quota_project is not None:
             # The auth stage sets the client's quota project: one header, one value.
             sent.pop("x-goog-user-project", None)
+        if "x-goog-api-client" in sent:
+            sent["x-goog-api-client"] += f" eemw/{__version__}"
         return sent
 
     def _send_direct(

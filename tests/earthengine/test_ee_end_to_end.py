@@ -210,3 +210,18 @@ def test_uninstall_gives_ee_its_own_retries_back(emu: Emulator) -> None:
         eemw.earthengine.uninstall()
     assert ee.data._get_state().max_retries == 3
     assert not ee.data.is_initialized()
+
+
+def test_a_transport_passed_to_ee_initialize_by_hand(emu: Emulator) -> None:
+    emu.set_answer(COMPUTE, {"result": 5})
+    with client_for(emu) as client:
+        ee.data.setMaxRetries(0)
+        ee.Initialize(None, url=client.endpoint, project=client.project,
+                      http_transport=eemw.earthengine.EarthEngineTransport(client))
+        try:
+            assert ee.Number(5).getInfo() == 5
+        finally:
+            ee.Reset()
+    assert [r.path.split("?")[0] for r in sent(emu, "value:compute")] == [
+        "/v1/projects/demo/value:compute"
+    ]

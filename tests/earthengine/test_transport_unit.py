@@ -134,7 +134,7 @@ def test_a_computation_travels_the_stack_under_its_own_name() -> None:
     assert (sent.call.project, sent.call.api_version, sent.call.mutating) == ("demo", "v1", False)
     assert sent.url == COMPUTE
     assert json.loads(sent.body or b"") == {"expression": {"result": "0"}}
-    assert sent.headers["x-goog-api-client"] == "ee-py/1.0 python/3"
+    assert sent.headers["x-goog-api-client"] == f"ee-py/1.0 python/3 eemw/{eemw.__version__}"
     assert "idempotency-key" not in sent.headers
 
 
@@ -280,6 +280,13 @@ def test_initialize_refuses_what_the_client_decides(reserved: str) -> None:
     transport, mock, _ = make(ok)
     with pytest.raises(UsageError, match=reserved):
         initialize(transport.client, **{reserved: "x"})
+    assert not mock.requests
+
+
+def test_a_streamed_body_is_refused_before_any_request() -> None:
+    transport, mock, _ = make(ok)
+    with pytest.raises(UsageError, match="bytes or str"):
+        transport.request(COMPUTE, "POST", body=iter([b"{}"]))  # type: ignore[arg-type]
     assert not mock.requests
 
 
