@@ -225,3 +225,21 @@ def test_a_transport_passed_to_ee_initialize_by_hand(emu: Emulator) -> None:
     assert [r.path.split("?")[0] for r in sent(emu, "value:compute")] == [
         "/v1/projects/demo/value:compute"
     ]
+
+
+def test_an_export_without_request_id_answered_503_after_being_applied_is_not_resent(
+    emu: Emulator,
+) -> None:
+    envelope = {"error": {"code": 503, "message": "Backend busy.", "status": "UNAVAILABLE"}}
+
+    def applied_then_503(request: Any) -> tuple[int, dict[str, Any]]:
+        emu.add_operation("demo", state="PENDING", type="EXPORT_IMAGE")
+        return 503, envelope
+
+    emu.set_answer("earthengine.projects.image.export", applied_then_503)
+    with client_for(emu) as client:
+        eemw.earthengine.initialize(client)
+        with pytest.raises(ee.EEException, match="Backend busy"):
+            ee.data.exportImage(None, export_params())
+    assert len(sent(emu, "image:export")) == 1
+    assert len(emu.operation_names("demo")) == 1
