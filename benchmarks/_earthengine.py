@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -65,8 +64,8 @@ def _contenders(
     through = ee._cloud_api_utils.build_cloud_resource(
         emu.url, session, http_transport=EarthEngineTransport(client), num_retries=0
     )
-    expression = ee.Number(1).serialize(for_cloud_api=True)
-    body = {"expression": json.loads(expression)}
+    # ee.Number(1).serialize(for_cloud_api=True), without initializing ee globally.
+    body = {"expression": {"result": "0", "values": {"0": {"constantValue": 1}}}}
 
     def calls(resource: Any, retries: int) -> dict[str, Callable[[], object]]:
         projects = resource.projects()
