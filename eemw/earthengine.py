@@ -28,7 +28,9 @@ Contracts:
   failure :class:`ConnectionError` (the eemw error is the ``__cause__``), as ``ee``'s own
   transport does. Other eemw errors (bad input, a plugin refusing) propagate as they are.
 * Requests outside the Earth Engine API (the token requests of ``ee``'s own credentials)
-  are sent directly with google-auth's transport, never through the pipeline.
+  are sent directly with google-auth's transport, never through the pipeline; an API
+  request for another host than the client's endpoint is refused
+  (:class:`~eemw.UsageError`), never sent around the pipeline.
 
 earthengine-api is an optional extra (``pip install 'eemw[earthengine]'``); this module
 imports ``ee`` only inside :func:`initialize` and :func:`uninstall`.
@@ -41,6 +43,7 @@ import http
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ._client import Client
 from ._ee_methods import METHODS, Method, Route, classify
@@ -166,12 +169,18 @@ class EarthEngineTransport:
                 f"EarthEngineTransport sends bytes or str bodies, not {type(body).__name__}"
             )
         data = body.encode() if isinstance(body, str) else body
+        parts = urlsplit(uri)
+        route = classify(method, parts.path, data, self.client.api_version)
+        if route is None:  # a token request of ee's own credentials
+            return self._send_direct(uri, method, data, headers)
         if not uri.startswith(self._prefix):
-            return self._send_direct(uri, method, data, headers)
+            # An API call elsewhere would escape the pipeline: refuse rather than bypass.
+            raise UsageError(
+                f"earthengine-api sent an API request to {parts.scheme}://{parts.hostname}, "
+                f"not the client's endpoint {self.client.endpoint}; initialize ee with "
+                "url=client.endpoint"
+            )
         target = uri[len(self.client.endpoint):]
-        route = classify(method, target.partition("?")[0], data, self.client.api_version)
-        if route is None:
-            return self._send_direct(uri, method, data, headers)
         return self._send(route, method.upper(), target, data, headers or {})
 
     def _send(

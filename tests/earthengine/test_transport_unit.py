@@ -290,6 +290,14 @@ def test_a_streamed_body_is_refused_before_any_request() -> None:
     assert not mock.requests
 
 
+def test_an_api_request_for_another_host_is_refused_not_sent_around_the_pipeline() -> None:
+    transport, mock, _ = make(ok)
+    other = "https://earthengine.googleapis.com/v1/projects/demo/value:compute"
+    with pytest.raises(UsageError, match="not the client's endpoint"):
+        transport.request(other, "POST", body="{}")
+    assert not mock.requests
+
+
 def test_the_transport_needs_an_eemw_client() -> None:
     with pytest.raises(UsageError, match=r"eemw\.Client"):
         EarthEngineTransport(object())  # type: ignore[arg-type]
