@@ -276,7 +276,10 @@ def _answer_for_ee(
     """What ``ee`` gets for a call that ended in ``error``: the server's last answer, or
     the exception its own transport would raise."""
     root: BaseException = error
-    while isinstance(root, RetryExhaustedError) and isinstance(root.__cause__, EemwError):
+    while (
+        not isinstance(root, ApiError) and isinstance(root, RetryExhaustedError)
+        and isinstance(root.__cause__, EemwError)
+    ):
         root = root.__cause__
     if isinstance(root, ApiError):
         if answer.status == root.http_status:
