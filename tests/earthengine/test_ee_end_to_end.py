@@ -243,3 +243,20 @@ def test_an_export_without_request_id_answered_503_after_being_applied_is_not_re
             ee.data.exportImage(None, export_params())
     assert len(sent(emu, "image:export")) == 1
     assert len(emu.operation_names("demo")) == 1
+
+
+def test_binary_answers_reach_ee_byte_for_byte(
+    emu: Emulator, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+    emu.set_answer("earthengine.projects.image.computePixels", png)
+    with client_for(emu, tracer_provider=provider) as client:
+        eemw.earthengine.initialize(client)
+        exporter.clear()
+        pixels = ee.data.computePixels({
+            "expression": ee.Image(1), "fileFormat": "PNG",
+            "grid": {"dimensions": {"width": 8, "height": 8}},
+        })
+    assert pixels == png
+    (call,) = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.INTERNAL]
+    assert call.name == "eemw earthengine.projects.image.computePixels"
