@@ -260,3 +260,15 @@ def test_binary_answers_reach_ee_byte_for_byte(
     assert pixels == png
     (call,) = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.INTERNAL]
     assert call.name == "eemw earthengine.projects.image.computePixels"
+
+
+def test_eemw_deadline_reaches_ee_as_the_timeout_error_its_own_transport_raises(
+    emu: Emulator,
+) -> None:
+    with client_for(emu) as client:
+        transport = eemw.earthengine.initialize(client)
+        transport.timeout = 0.2  # after initializing, so only the computation is cut
+        emu.add_fault(Fault(kind="delay", delay=1.0, path_contains="value:compute"))
+        with pytest.raises(TimeoutError) as caught:
+            ee.Number(1).getInfo()
+    assert isinstance(caught.value.__cause__, eemw.EemwError)
