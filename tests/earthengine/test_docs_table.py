@@ -20,3 +20,10 @@ def test_the_docs_list_every_method_with_its_retry_safety() -> None:
     expected = [[m.kind, m.http_method, WORDS[m.safety], "yes" if m.mutates else "no"]
                 for m in METHODS]
     assert rows == expected
+
+
+def test_the_two_lines_the_docs_show_are_the_example_s_own() -> None:
+    example = (DOC.parents[1] / "examples" / "earthengine.py").read_text(encoding="utf-8")
+    snippet = DOC.read_text(encoding="utf-8").split("```python\n")[1].split("```")[0]
+    for line in snippet.strip().splitlines():
+        assert line.strip() in example, line
