@@ -27,6 +27,8 @@ Contracts:
   as a typed error; a call that ran out of time raises :class:`TimeoutError`, a connection
   failure :class:`ConnectionError` (the eemw error is the ``__cause__``), as ``ee``'s own
   transport does. Other eemw errors (bad input, a plugin refusing) propagate as they are.
+* Secrets stay out of logs and spans: on top of eemw's own redaction, the URLs that
+  googleapiclient logs at DEBUG (an API key among them) are redacted.
 * Requests outside the Earth Engine API (the token requests of ``ee``'s own credentials)
   are sent directly with google-auth's transport, never through the pipeline; an API
   request for another host than the client's endpoint is refused
@@ -40,6 +42,8 @@ from __future__ import annotations
 
 import dataclasses
 import http
+import logging
+import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -57,6 +61,7 @@ from ._errors import (
     UsageError,
 )
 from ._http import Call, ContextKey, Response
+from ._redact import redact_url
 from ._validate import check_timeout
 from ._version import __version__
 from .middleware.auth import CALLER_AUTHORIZED
@@ -115,6 +120,32 @@ def _phrase(status: int) -> str:
         return ""
 
 
+_URL = re.compile(r"https?://[^\s'\"]+")
+# googleapiclient logs each request's URL, API key included, at DEBUG.
+_GOOGLEAPICLIENT_LOGGER = "googleapiclient.discovery"
+
+
+class _RedactUrls(logging.Filter):
+    """Redacts credentials in the URLs googleapiclient's DEBUG records print in full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # logging reports a broken record itself; never fail the caller
+        if "?" in message or "@" in message:
+            record.msg = _URL.sub(lambda found: redact_url(found.group(0)), message)
+            record.args = ()
+        return True
+
+
+def _redact_googleapiclient_log() -> None:
+    logger = logging.getLogger(_GOOGLEAPICLIENT_LOGGER)
+    with _installation.lock:
+        if not any(isinstance(f, _RedactUrls) for f in logger.filters):
+            logger.addFilter(_RedactUrls())
+
+
 class _Answer:
     """The last non-2xx answer of one call, kept without the request (it holds a token)."""
 
@@ -147,6 +178,7 @@ class EarthEngineTransport:
         self._once = dataclasses.replace(_client_policy(client), max_attempts=1)
         self._direct: Any = None
         self._lock = threading.Lock()
+        _redact_googleapiclient_log()
 
     def request(
         self,

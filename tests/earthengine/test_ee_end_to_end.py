@@ -192,7 +192,12 @@ def test_tokens_stay_out_of_logs_and_spans(
     with client_for(emu, credentials=AnonymousCredentials(), tracer_provider=provider) as client:
         eemw.earthengine.initialize(client, credentials=ee_credentials)
         ee.Number(1).getInfo()
-    secrets = [eemw_token, ee_credentials.token, ee_credentials.refresh_token]
+    api_key = "AIza-an-api-key-that-must-not-leak"
+    with client_for(emu, tracer_provider=provider) as client:
+        eemw.earthengine.initialize(client, cloud_api_key=api_key)
+        ee.Number(1).getInfo()
+    assert any(api_key in r.path for r in sent(emu, "value:compute"))
+    secrets = [eemw_token, ee_credentials.token, ee_credentials.refresh_token, api_key]
     assert all(secrets)
     shown = caplog.text + "".join(
         f"{s.name}{dict(s.attributes or {})}{[dict(e.attributes or {}) for e in s.events]}"
