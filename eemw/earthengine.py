@@ -41,9 +41,6 @@ imports ``ee`` only inside :func:`initialize` and :func:`uninstall`.
 from __future__ import annotations
 
 import dataclasses
-import http
-import logging
-import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -51,17 +48,15 @@ from urllib.parse import urlsplit
 
 from ._client import Client
 from ._ee_methods import METHODS, Method, Route, classify
-from ._errors import (
-    ApiError,
-    DeadlineExceededError,
-    EemwError,
-    MalformedResponseError,
-    RetryExhaustedError,
-    TransportError,
-    UsageError,
+from ._ee_wire import (
+    Answer,
+    EarthEngineResponse,
+    answer_for_ee,
+    redact_googleapiclient_log,
+    reply,
 )
-from ._http import Call, ContextKey, Response
-from ._redact import redact_url
+from ._errors import EemwError, MalformedResponseError, UsageError
+from ._http import Call, ContextKey
 from ._validate import check_timeout
 from ._version import __version__
 from .middleware.auth import CALLER_AUTHORIZED
@@ -92,74 +87,6 @@ RESOURCE = "earthengine"
 
 # Set by the transport's own requests and rebuilt by requests; never forwarded from ee.
 _DROPPED = frozenset({"content-length", "host", "connection", "transfer-encoding"})
-_ANSWER_DROPPED = frozenset({"content-encoding", "transfer-encoding", "content-length"})
-
-
-class EarthEngineResponse(dict[str, str]):
-    """An ``httplib2.Response`` look-alike: the answer's headers as a dict (names in
-    lower case, plus ``"status"``), with ``status``, ``reason`` and ``version``."""
-
-    def __init__(self, status: int, headers: Mapping[str, str]) -> None:
-        super().__init__(headers)
-        self["status"] = str(status)
-        self.status = status
-        self.reason = _phrase(status)
-        self.version = 11
-        self.previous: EarthEngineResponse | None = None
-        self.fromcache = False
-
-    @property
-    def dict(self) -> EarthEngineResponse:
-        return self
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-_URL = re.compile(r"https?://[^\s'\"]+")
-# googleapiclient logs each request's URL, API key included, at DEBUG.
-_GOOGLEAPICLIENT_LOGGER = "googleapiclient.discovery"
-
-
-class _RedactUrls(logging.Filter):
-    """Redacts credentials in the URLs googleapiclient's DEBUG records print in full."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            return True  # logging reports a broken record itself; never fail the caller
-        if "?" in message or "@" in message:
-            record.msg = _URL.sub(lambda found: redact_url(found.group(0)), message)
-            record.args = ()
-        return True
-
-
-def _redact_googleapiclient_log() -> None:
-    logger = logging.getLogger(_GOOGLEAPICLIENT_LOGGER)
-    with _installation.lock:
-        if not any(isinstance(f, _RedactUrls) for f in logger.filters):
-            logger.addFilter(_RedactUrls())
-
-
-class _Answer:
-    """The last non-2xx answer of one call, kept without the request (it holds a token)."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self) -> None:
-        self.status = 0
-        self.headers: Mapping[str, str] = {}
-        self.body = b""
-
-    def record(self, response: Response) -> None:
-        self.status, self.headers, self.body = response.status, response.headers, response.body
-
-
 class EarthEngineTransport:
     """An httplib2-style transport that sends ``ee``'s requests through ``client``.
 
@@ -178,7 +105,7 @@ class EarthEngineTransport:
         self._once = dataclasses.replace(_client_policy(client), max_attempts=1)
         self._direct: Any = None
         self._lock = threading.Lock()
-        _redact_googleapiclient_log()
+        redact_googleapiclient_log()
 
     def request(
         self,
@@ -226,7 +153,7 @@ class EarthEngineTransport:
             mutates=route.mutates,
         )
         sent = self._headers(headers)
-        answer = _Answer()
+        answer = Answer()
         context: dict[ContextKey[Any], Any] = {ANSWER_SINK: answer.record}
         if "authorization" in sent:
             context[CALLER_AUTHORIZED] = True
@@ -237,7 +164,7 @@ class EarthEngineTransport:
                 retry=self._once if route.repeat == "unsafe" else None, context=context,
             )
         except EemwError as error:
-            return _answer_for_ee(error, answer, client.clock() - started >= self.timeout)
+            return answer_for_ee(error, answer, client.clock() - started >= self.timeout)
         if response.truncated:
             raise MalformedResponseError(
                 f"{call.label}: the answer is longer than the client transport's "
@@ -245,7 +172,7 @@ class EarthEngineTransport:
                 "client with a transport that allows larger bodies",
                 call=call.label,
             )
-        return _reply(response.status, response.headers, response.body)
+        return reply(response.status, response.headers, response.body)
 
     def _headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         sent = {}
@@ -272,7 +199,7 @@ class EarthEngineTransport:
         answer = self._direct(
             uri, method=method, body=data, headers=dict(headers or {}), timeout=self.timeout
         )
-        return _reply(answer.status, answer.headers, answer.data)
+        return reply(answer.status, answer.headers, answer.data)
 
     def close(self) -> None:
         """Close the session of direct (token) requests, if one was opened. The client
@@ -293,47 +220,6 @@ def _client_policy(client: Client) -> RetryPolicy:
         if entry.name == "retry" and isinstance(policy, RetryPolicy):
             return policy
     return RetryPolicy()
-
-
-def _reply(
-    status: int, headers: Mapping[str, str], body: bytes
-) -> tuple[EarthEngineResponse, bytes]:
-    kept = {k.lower(): v for k, v in headers.items() if k.lower() not in _ANSWER_DROPPED}
-    return EarthEngineResponse(status, kept), body
-
-
-def _answer_for_ee(
-    error: EemwError, answer: _Answer, out_of_time: bool
-) -> tuple[EarthEngineResponse, bytes]:
-    """What ``ee`` gets for a call that ended in ``error``: the server's last answer, or
-    the exception its own transport would raise."""
-    root: BaseException = error
-    while (
-        not isinstance(root, ApiError) and isinstance(root, RetryExhaustedError)
-        and isinstance(root.__cause__, EemwError)
-    ):
-        root = root.__cause__
-    if isinstance(root, ApiError):
-        if answer.status == root.http_status:
-            return _reply(answer.status, answer.headers, answer.body)
-        return _reply(root.http_status, {"content-type": "application/json"}, _envelope(root))
-    if isinstance(root, DeadlineExceededError) or (
-        isinstance(root, TransportError) and out_of_time
-    ):
-        raise TimeoutError(str(error)) from error
-    if isinstance(root, TransportError):
-        raise ConnectionError(str(error)) from error
-    raise error
-
-
-def _envelope(error: ApiError) -> bytes:
-    # A stage (a rate limiter, a plugin) refused without asking the server: say it the
-    # way the server would, so ee's message is the stage's.
-    import json
-
-    return json.dumps({"error": {
-        "code": error.http_status, "message": error.message, "status": error.rpc_status,
-    }}).encode()
 
 
 # --- installing into ee ------------------------------------------------------------------
