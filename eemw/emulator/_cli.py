@@ -7,13 +7,14 @@ Runs until SIGINT or SIGTERM, then exits 0: that is how a foreground server norm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ._seed import DEMO_OPERATIONS, MAX_SEED
@@ -150,34 +151,40 @@ def write_credentials(emulator: Emulator, args: argparse.Namespace) -> None:
         write_secret(args.service_account_file, emulator.service_account_info())
 
 
-def wait_for_stop(stop: threading.Event | None = None) -> None:
-    """Block until SIGINT or SIGTERM (or ``stop`` is set), then restore the handlers.
+@contextlib.contextmanager
+def stop_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``stop``; the previous handlers come back after.
 
     SIGINT is handled explicitly: a shell starts a background job (``… &``) with SIGINT
     ignored, and ``kill -INT`` should still stop it. Off the main thread no signal can
     arrive, so whoever runs the server there stops it through ``stop``.
     """
-    stop = stop or threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        stop.wait()
+        yield
         return
     previous = {
         signum: signal.signal(signum, lambda *_: stop.set())
         for signum in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        stop.wait()
+        yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
 def run(emulator: Emulator, args: argparse.Namespace, stop: threading.Event | None = None) -> None:
-    """Serve a started emulator in the foreground: credential files, the ready line, wait."""
+    """Serve a started emulator in the foreground: credential files, the ready line, wait.
+
+    The signal handlers are in place before the ready line, so a supervisor that stops the
+    emulator as soon as it is ready still gets a clean exit.
+    """
+    stop = stop or threading.Event()
     try:
-        write_credentials(emulator, args)
-        print(f"eemw emulator listening on {emulator.url}", flush=True)
-        wait_for_stop(stop)
+        with stop_signals(stop):
+            write_credentials(emulator, args)
+            print(f"eemw emulator listening on {emulator.url}", flush=True)
+            stop.wait()
     finally:
         emulator.stop()
 

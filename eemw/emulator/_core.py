@@ -31,8 +31,8 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """`reply=None` means close the connection without answering; `release` is called once
-    the answer is written (or dropped), ending the request's hold on its quota."""
+    """`reply=None` means close the connection without answering; `release` ends the
+    request's hold on its concurrency quota, as its answer starts out (or is dropped)."""
 
     reply: Reply | None
     delay: float = 0.0

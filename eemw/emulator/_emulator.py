@@ -48,9 +48,18 @@ class Emulator:
     """A real HTTP server on loopback speaking the Earth Engine API as the service does.
 
     Operations change state only when the emulator clock moves (`advance`), unless `realtime`.
-    Defaults follow the service (see the package docstring); kindnesses are opt-in:
-    `honour_idempotency_keys`, `cancel_delay=0`, `hostile_timestamps` (the opposite: 9 digits).
-    Quotas (`quota_qps`, `quota_concurrent`) run on `quota_clock`, real monotonic time.
+    Defaults follow the service (see the package docstring); kindnesses are opt-in.
+
+    Settings: `host`/`port` (0: any free port); `realtime` adds wall-clock time to the
+    emulator clock; `epoch` is the datetime of clock 0 (fixed 2026-01-01 UTC, or now when
+    `realtime`); `require_auth`; `token_lifetime` (s); `latency` (s added to each API
+    answer); `record`/`record_limit`; `seed_operations` (the demo dataset);
+    `default_project`; `max_page_size`; `cancel_delay` (s spent CANCELLING; 0 is instant);
+    `chaos_delay` (s of a chaos delay fault); `honour_idempotency_keys` (replay, as a
+    deduping proxy would); `hostile_timestamps` (also 9-digit fractions); `quota_qps` and
+    `quota_concurrent` (per quota project; None: unlimited), measured on `quota_clock`
+    (real monotonic time), with a RetryInfo detail when `quota_retry_info`.
+    Raises ValueError for settings out of range.
     """
 
     def __init__(

@@ -27,7 +27,7 @@ from ._wire import ApiError
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 # Tombstones keep page tokens valid; compact once they dominate the list.
 _COMPACT_AT = 1024
-_MAX_EFFECTS = 1_000_000
+_MAX_EFFECTS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
