@@ -277,3 +277,18 @@ def test_eemw_deadline_reaches_ee_as_the_timeout_error_its_own_transport_raises(
         with pytest.raises(TimeoutError) as caught:
             ee.Number(1).getInfo()
     assert isinstance(caught.value.__cause__, eemw.EemwError)
+
+
+def test_ee_speaks_the_client_s_api_version_until_uninstalled(emu: Emulator) -> None:
+    version_before = ee._cloud_api_utils.VERSION
+    emu.set_answer(COMPUTE, {"result": 1})
+    with client_for(emu, api_version="v1beta") as client:
+        eemw.earthengine.initialize(client)
+        assert ee.Number(1).getInfo() == 1
+        eemw.earthengine.uninstall()
+    assert [r.path.split("?")[0] for r in sent(emu, "value:compute")] == [
+        "/v1beta/projects/demo/value:compute"
+    ]
+    assert any("version=v1beta" in r.path for r in sent(emu, "$discovery"))
+    restored = ee._cloud_api_utils.VERSION
+    assert restored == version_before
