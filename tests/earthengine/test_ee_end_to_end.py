@@ -292,3 +292,15 @@ def test_ee_speaks_the_client_s_api_version_until_uninstalled(emu: Emulator) -> 
     assert any("version=v1beta" in r.path for r in sent(emu, "$discovery"))
     restored = ee._cloud_api_utils.VERSION
     assert restored == version_before
+
+
+def test_ee_from_many_threads_shares_one_client(emu: Emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    emu.set_answer(COMPUTE, lambda request: {"result": json.loads(request.body)["expression"]})
+    with client_for(emu) as client:
+        eemw.earthengine.initialize(client)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: ee.Number(i).getInfo(), range(40)))
+    assert [a["values"]["0"]["constantValue"] for a in answers] == list(range(40))
+    assert len(sent(emu, "value:compute")) == 40
