@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from ._config import env_attempts, env_text, env_timeout
 from ._credentials import RefreshSession, default_credentials, given_credentials
 from ._errors import UsageError
-from ._http import Call, Context, Headers, Request, Response
+from ._http import Call, Context, ContextKey, Headers, Request, Response
 from ._keys import CLOCK, DEADLINE, IDEMPOTENCY_KEY, SLEEP, TRACE_ATTRIBUTES
 from ._metrics import Metrics
 from ._models import collection_path
@@ -208,11 +208,16 @@ class Client:
         retry: RetryPolicy | None = None,
         idempotency_key: str | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        context: Mapping[ContextKey[Any], Any] | None = None,
     ) -> Response:
         """Send one logical call through the whole pipeline and return its checked response.
 
         ``path`` is appended to the endpoint (``/v1/projects/p/operations/x``), ``query``
-        is URL-encoded, and ``body`` (any JSON value) is sent as JSON. ``timeout`` is the
+        is URL-encoded, and ``body`` (any JSON value) is sent as JSON; ``bytes`` are sent
+        as they are, typed by a ``Content-Type`` in ``headers``. ``headers`` are added to
+        the client's own (their values must be printable ASCII); ``context`` adds typed
+        values to the request's context for the stages that read them. ``timeout`` is the
         whole call's deadline in seconds (default: :data:`~eemw.DEFAULT_TIMEOUTS` for the
         call's kind), ``retry`` overrides the client's policy for this call,
         ``idempotency_key`` is the caller's key for a mutating call, and
@@ -220,7 +225,7 @@ class Client:
         before anything is sent. Raises an :class:`~eemw.EemwError` for any failure.
         """
         seconds = check_timeout(timeout, self._timeouts.get(call.kind, self.timeout))
-        context = (
+        values = (
             self._context
             .set(DEADLINE, self.clock() + seconds)
             .set(CALLER_IDENTITY, self._caller)
@@ -228,20 +233,26 @@ class Client:
         if retry is not None:
             if not isinstance(retry, RetryPolicy):
                 raise UsageError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
-            context = context.set(RETRY_POLICY, retry)
+            values = values.set(RETRY_POLICY, retry)
         if idempotency_key is not None:
-            context = context.set(IDEMPOTENCY_KEY, validate_key(idempotency_key))
+            values = values.set(IDEMPOTENCY_KEY, validate_key(idempotency_key))
         if trace_attributes:
-            context = context.set(TRACE_ATTRIBUTES, dict(trace_attributes))
+            values = values.set(TRACE_ATTRIBUTES, dict(trace_attributes))
+        for key, value in (context or {}).items():
+            values = values.set(key, value)
         url = self.endpoint + path
         if query:
             url += "?" + urlencode(query)
-        headers = self._headers
+        sent = self._headers
+        if headers:
+            sent = sent.merge({k: str(header_value(f"header {k}", v)) for k, v in headers.items()})
         data = None
-        if body is not None:
+        if isinstance(body, bytes):
+            data = body
+        elif body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
-            headers = headers.set("Content-Type", "application/json")
-        return self.stack(Request(method, url, headers, call, data, seconds, context))
+            sent = sent.set("Content-Type", "application/json")
+        return self.stack(Request(method, url, sent, call, data, seconds, values))
 
     def close(self) -> None:
         """Release what the client opened: its transport's pool and the refresh session.

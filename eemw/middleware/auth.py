@@ -44,7 +44,7 @@ from .._errors import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
-from .._http import CallKind, Request, Response
+from .._http import CallKind, ContextKey, Request, Response
 from .._net import is_loopback, secs
 from .._pipeline import Handler
 from .._redact import install_log_filters
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from google.auth import credentials as ga_credentials
 
 __all__ = [
+    "CALLER_AUTHORIZED",
     "CLOUD_PLATFORM_SCOPE",
     "DEFAULT_SCOPES",
     "EARTHENGINE_SCOPE",
@@ -81,6 +82,11 @@ The auth stage reads this table on every call (a kind missing from it falls back
 :data:`DEFAULT_SCOPES`), so a plugin may replace an entry, e.g.
 ``REQUIRED_SCOPES["cancel"] = (MY_SCOPE,)``, before or after a client is built.
 """
+
+CALLER_AUTHORIZED: ContextKey[bool] = ContextKey("eemw.caller_authorized", False)
+"""True when the request already carries its sender's own ``Authorization`` (e.g.
+earthengine-api's credentials): the stage MUST then add only ``X-Goog-User-Project``,
+never a second token, and leave a 401 to that sender."""
 
 _SCOPE_REASON = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
 _SAFE_ORIGINS_MAX = 256
@@ -221,9 +227,13 @@ class Auth:
         return self._quota_project
 
     def __call__(self, request: Request, call_next: Handler) -> Response:
+        url = request.url
+        if request.context.get(CALLER_AUTHORIZED):
+            if url[:8].lower() != "https://":
+                self._refuse_insecure(url)  # the sender's token deserves the same care
+            return call_next(self._with_quota(request))
         if self._anonymous:
             return call_next(self._with_quota(request))
-        url = request.url
         if url[:8].lower() != "https://":
             self._refuse_insecure(url)
         accepted = self._accepted(request.call.kind)

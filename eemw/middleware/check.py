@@ -11,7 +11,8 @@ error quoting a short excerpt with control characters and escape sequences remov
 
 2xx bodies are checked against the call: get and wait must return an Operation whose
 ``name`` is the one asked for, cancel and delete a JSON object (an empty body counts as
-``{}``), list a page of operations. Anything else is a
+``{}``), list a page of operations; calls of other resources (``Call.resource``) are
+passed on unchecked. Anything else is a
 :class:`~eemw.MalformedResponseError` naming the call. The parsed JSON is handed on as
 ``response.data`` so nobody parses a body twice.
 """
@@ -33,12 +34,14 @@ from .._errors import (
     api_error_class,
     rpc_code_for_status,
 )
-from .._http import Request, Response
+from .._http import ContextKey, Request, Response
 from .._models import OperationName, parse_duration
 from .._pipeline import Handler
 from .._redact import redact_url
 
-__all__ = ["Check", "error_from_response", "excerpt", "parse_retry_after", "safe_text"]
+__all__ = [
+    "ANSWER_SINK", "Check", "error_from_response", "excerpt", "parse_retry_after", "safe_text",
+]
 
 _EXCERPT_CHARS = 160
 _MESSAGE_CHARS = 1000
@@ -50,6 +53,10 @@ _HIDDEN_HTML = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DO
 _TAGS = re.compile(r"<[^>]{0,500}>")
 _SPACES = re.compile(r"\s+")
 _DELTA_SECONDS = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,9})?", re.ASCII)
+
+ANSWER_SINK: ContextKey[Callable[[Response], None] | None] = ContextKey("eemw.answer_sink", None)
+"""Called with each non-2xx response just before it becomes a typed error, for an adapter
+that must hand the server's answer on unchanged (:mod:`eemw.earthengine`)."""
 
 
 class Check:
@@ -67,7 +74,12 @@ class Check:
     def __call__(self, request: Request, call_next: Handler) -> Response:
         response = call_next(request)
         if 200 <= response.status < 300:
+            if request.call.resource != "operations":
+                return response  # other resources' bodies are their caller's to read
             return response.with_data(checked_body(response))
+        sink = request.context.get(ANSWER_SINK)
+        if sink is not None:
+            sink(response)
         raise error_from_response(response, wall_clock=self._wall_clock)
 
     def __repr__(self) -> str:

@@ -31,6 +31,10 @@ EXPECTED: dict[str, list[str]] = {
     "tracing_console.py": ["eemw operations.get [INTERNAL]", "http.response.status_code = 503",
                            "http.response.status_code = 200",
                            "http.request.resend_count = 1"],
+    "earthengine.py": ["earthengine.projects.value.compute", "getInfo() = 3",
+                       "export sent 2 times, 1 task started",
+                       "earthengine.projects.assets.get            -> NotFoundError",
+                       "ee.EEException: The emulator has no answer"],
     "use_plugins.py": ["plugin from eemw-ratelimit", "plugin from eemw-audit",
                        "operations.cancel", "operations.delete", "NOT_FOUND"],
 }
