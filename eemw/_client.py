@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ._config import env_attempts, env_text, env_timeout
-from ._credentials import RefreshSession, default_credentials, given_credentials
+from ._credentials import default_credentials, given_credentials
 from ._errors import UsageError
 from ._http import Call, Context, ContextKey, Headers, Request, Response
 from ._keys import CLOCK, DEADLINE, IDEMPOTENCY_KEY, SLEEP, TRACE_ATTRIBUTES
@@ -27,6 +27,7 @@ from ._models import collection_path
 from ._operations import Operations
 from ._pipeline import Entry, Handler, Pipeline, Stack
 from ._plugins import CALLER_IDENTITY, caller_identity, plugin_entries
+from ._tokens import RefreshRequests
 from ._validate import (
     DEFAULT_TIMEOUT,
     DEFAULT_TIMEOUTS,
@@ -137,7 +138,7 @@ class Client:
 
             transport = RequestsTransport()
         self.transport = transport
-        self._refresh = RefreshSession()
+        self._refresh = RefreshRequests()
         try:
             self.stack: Pipeline = self._build(
                 credentials, retry, retry_budget, middleware, plugins, plugin_settings,
