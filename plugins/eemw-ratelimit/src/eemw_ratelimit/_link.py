@@ -1,0 +1,215 @@
+"""The connection to Redis and the degraded mode around it.
+
+:class:`RedisLink` owns one redis-py client (a thread-safe connection pool), bounds every
+round trip by a short socket timeout, and tracks whether Redis is usable. The first
+failure puts the link in degraded mode: callers get :class:`Unavailable` at once and fall
+back to their in-process state; one caller at a time probes Redis again after a backoff
+(doubling up to a cap), and the first answer ends the degraded mode. Entering and leaving
+it is logged once each, added as a span event and counted in metrics. The URL's password
+never leaves this module: logs, reprs and errors show it as ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from opentelemetry import trace
+
+import eemw
+
+from . import _metrics
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
+
+logger = logging.getLogger("eemw_ratelimit")
+
+DEFAULT_TIMEOUT = 0.05
+"""Seconds one Redis round trip may take before Redis counts as down (loopback or a LAN)."""
+
+PROBE_FIRST = 0.1
+PROBE_MAX = 2.0
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+class Unavailable(Exception):
+    """Redis cannot be used right now: serve this call from the in-process state."""
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def check_url(url: str, *, what: str = "redis_url") -> str:
+    """Reject a URL redis-py cannot use, before any I/O; return it unchanged."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise eemw.UsageError(f"{what} {redact_loose(url)!r} is not a valid URL") from None
+    if parts.scheme not in _SCHEMES or not (parts.hostname or parts.path):
+        raise eemw.UsageError(
+            f"{what} {redact_loose(url)!r} must be a redis://, rediss:// or unix:// URL"
+        )
+    return url
+
+
+def redact_loose(url: str) -> str:
+    """Like :func:`redact` for strings too broken to parse: hide everything before ``@``."""
+    try:
+        return redact(url)
+    except ValueError:
+        _, at, host = url.rpartition("@")
+        return f"***@{host}" if at else url
+
+
+class RedisLink:
+    """One Redis connection pool shared by the limiter and the retry budget of a process.
+
+    ``timeout`` bounds each connect and each round trip (seconds). Thread-safe. The
+    Redis client library is imported here, so eemw-ratelimit without its ``redis`` extra
+    still works in-process.
+    """
+
+    def __init__(
+        self, url: str, *, timeout: float = DEFAULT_TIMEOUT, name: str = "ratelimit",
+        instruments: _metrics.Instruments | None = None,
+    ) -> None:
+        check_url(url)
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise eemw.UsageError(
+                "redis_url needs the Redis client: pip install 'eemw-ratelimit[redis]'"
+            ) from None
+        if not (timeout > 0 and timeout < float("inf")):
+            raise eemw.UsageError("redis_timeout must be a positive number of seconds")
+        self.url = redact(url)
+        self.name = name
+        self._password = urlsplit(url).password
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        # No retries inside redis-py: a failed round trip means "degraded", not "try again".
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0), health_check_interval=0,
+        )
+        self._lock = threading.Lock()
+        self._since: float | None = None  # when the degraded mode began
+        self._next_probe = 0.0
+        self._backoff = PROBE_FIRST
+        self._degraded_total = 0.0
+        (instruments or _metrics.instruments()).watch_link(self)
+
+    def script(self, source: str) -> Script:
+        """A server-side script, loaded once and then called by its SHA (EVALSHA); redis-py
+        loads it again when the server answers NOSCRIPT (after a restart or a flush)."""
+        return self._client.register_script(source)
+
+    def run(self, script: Script, keys: Sequence[str], args: Sequence[str]) -> Any:
+        """Run ``script``; raise :class:`Unavailable` when degraded or when it fails."""
+        if not self._may_try():
+            raise Unavailable
+        try:
+            result = script(keys=list(keys), args=list(args))
+        except self._errors as exc:
+            self._failed(exc)
+            raise Unavailable from None
+        if self._since is not None:
+            self._recovered()
+        return result
+
+    def call(self, command: Callable[[Any], Any]) -> Any:
+        """Run a plain read (``command(client)``) under the same rules as :meth:`run`."""
+        if not self._may_try():
+            raise Unavailable
+        try:
+            return command(self._client)
+        except self._errors as exc:
+            self._failed(exc)
+            raise Unavailable from None
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is considered down and callers use their in-process state."""
+        return self._since is not None
+
+    def degraded_seconds(self) -> float:
+        """Seconds spent degraded since this link was made, the current spell included."""
+        since = self._since
+        return self._degraded_total + (0.0 if since is None else time.monotonic() - since)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _may_try(self) -> bool:
+        if self._since is None:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if self._since is None or now >= self._next_probe:
+                # This caller probes; the others keep serving from memory until it answers.
+                self._next_probe = now + self._backoff
+                self._backoff = min(PROBE_MAX, self._backoff * 2)
+                return True
+            return False
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._since is not None:
+                return  # a probe or a call already in flight: the log line was written
+            now = time.monotonic()
+            self._since = now
+            self._backoff = PROBE_FIRST
+            self._next_probe = now + self._backoff
+        why = self._scrub(f"{type(exc).__name__}: {exc}")
+        logger.warning(
+            "eemw-ratelimit: Redis at %s is not answering (%s); the %s falls back to its "
+            "in-process state with this process's share of the quota until Redis answers",
+            self.url, why, self.name,
+        )
+        trace.get_current_span().add_event(
+            "eemw.ratelimit.degraded",
+            {"eemw.ratelimit.store": self.name, "error.type": type(exc).__name__},
+        )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            since = self._since
+            if since is None:
+                return
+            spell = time.monotonic() - since
+            self._degraded_total += spell
+            self._since = None
+            self._backoff = PROBE_FIRST
+        logger.warning(
+            "eemw-ratelimit: Redis at %s answers again after %.3gs; the %s uses the shared "
+            "state again", self.url, spell, self.name,
+        )
+        trace.get_current_span().add_event(
+            "eemw.ratelimit.recovered",
+            {"eemw.ratelimit.store": self.name, "eemw.ratelimit.degraded_seconds": spell},
+        )
+
+    def _scrub(self, text: str) -> str:
+        if self._password:
+            for secret in (self._password, unquote(self._password)):
+                text = text.replace(secret, "***")
+        return text
+
+    def __repr__(self) -> str:
+        state = "degraded" if self.degraded else "shared"
+        return f"RedisLink({self.url!r}, {state})"
