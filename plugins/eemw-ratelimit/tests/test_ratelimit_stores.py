@@ -26,7 +26,8 @@ def shared_store(server: RedisServer, prefix: str = "t") -> RedisStore:
     return RedisStore(RedisLink(server.url, timeout=2), prefix, caller_clock=True)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=40))
 def test_the_redis_store_follows_the_same_algorithm(
     redis_server: RedisServer, steps: list[tuple[str, float, object, object, int]]
@@ -42,7 +43,7 @@ def test_the_redis_store_follows_the_same_algorithm(
             got = [store.admit("p", POLICY, now=now, max_wait=max_wait, timeout=timeout,
                                slots=slots, ttl=0.4)
                    for store in (local, shared)]
-            for name, admission in zip(("local", "shared"), got):
+            for name, admission in zip(("local", "shared"), got, strict=True):
                 leases[name].append(admission.lease)
             one, two = got
             assert (one.refused, one.busy is None, one.lease is None) == (

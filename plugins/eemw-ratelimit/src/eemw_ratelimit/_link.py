@@ -78,7 +78,8 @@ def redact_loose(url: str) -> str:
 class RedisLink:
     """One Redis connection pool shared by the limiter and the retry budget of a process.
 
-    ``timeout`` bounds each connect and each round trip (seconds). Thread-safe. The
+    ``timeout`` bounds each connect and each round trip (seconds); ``clock`` times the
+    probes and the degraded spells (real time: it is about a real server). Thread-safe. The
     Redis client library is imported here, so eemw-ratelimit without its ``redis`` extra
     still works in-process.
     """
@@ -86,6 +87,7 @@ class RedisLink:
     def __init__(
         self, url: str, *, timeout: float = DEFAULT_TIMEOUT, name: str = "ratelimit",
         instruments: _metrics.Instruments | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_url(url)
         try:
@@ -107,6 +109,7 @@ class RedisLink:
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0), health_check_interval=0,
         )
+        self._clock = clock
         self._lock = threading.Lock()
         self._since: float | None = None  # when the degraded mode began
         self._next_probe = 0.0
@@ -150,7 +153,7 @@ class RedisLink:
     def degraded_seconds(self) -> float:
         """Seconds spent degraded since this link was made, the current spell included."""
         since = self._since
-        return self._degraded_total + (0.0 if since is None else time.monotonic() - since)
+        return self._degraded_total + (0.0 if since is None else self._clock() - since)
 
     def close(self) -> None:
         self._client.close()
@@ -159,7 +162,7 @@ class RedisLink:
         if self._since is None:
             return True
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             if self._since is None or now >= self._next_probe:
                 # This caller probes; the others keep serving from memory until it answers.
                 self._next_probe = now + self._backoff
@@ -171,10 +174,10 @@ class RedisLink:
         with self._lock:
             if self._since is not None:
                 return  # a probe or a call already in flight: the log line was written
-            now = time.monotonic()
+            now = self._clock()
             self._since = now
-            self._backoff = PROBE_FIRST
-            self._next_probe = now + self._backoff
+            self._next_probe = now + PROBE_FIRST
+            self._backoff = min(PROBE_MAX, PROBE_FIRST * 2)
         why = self._scrub(f"{type(exc).__name__}: {exc}")
         logger.warning(
             "eemw-ratelimit: Redis at %s is not answering (%s); the %s falls back to its "
@@ -191,7 +194,7 @@ class RedisLink:
             since = self._since
             if since is None:
                 return
-            spell = time.monotonic() - since
+            spell = self._clock() - since
             self._degraded_total += spell
             self._since = None
             self._backoff = PROBE_FIRST
