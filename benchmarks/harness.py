@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _e2e, _memory, _overhead, _scale, _startup
+from . import _e2e, _fleet, _memory, _overhead, _scale, _startup
 from ._config import FULL, SMOKE, Config
 from ._measure import Section, Table, Target
 from ._peers import versions
 
-SECTIONS = ("e2e", "overhead", "startup", "scale", "memory")
+SECTIONS = ("e2e", "overhead", "startup", "scale", "memory", "fleet")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +56,7 @@ class Run:
         self.import_ratio: float | None = None
         self.scale: dict[str, Any] = {}
         self.memory_growth: float | None = None
+        self.fleet: dict[str, Any] = {}
 
     def all(self) -> None:
         self._section("e2e", self._e2e)
@@ -63,6 +64,7 @@ class Run:
         self._section("startup", self._startup)
         self._section("scale", self._scale)
         self._section("memory", self._memory)
+        self._section("fleet", self._fleet)
 
     def _section(self, key: str, body: Callable[[], Section]) -> None:
         if key not in self.chosen:
@@ -96,6 +98,10 @@ class Run:
         section, self.memory_growth = _memory.run(self.cfg)
         return section
 
+    def _fleet(self) -> Section:
+        section, self.fleet = _fleet.run(self.cfg)
+        return section
+
     def targets(self) -> list[Target]:
         found = [*self._call_targets()]
         r = self.import_ratio
@@ -124,7 +130,7 @@ class Run:
         found.append(Target(f"RSS growth over {self.cfg.memory_calls:,} calls", "≤ 5 MiB",
                             f"{g:+.2f} MiB" if g is not None else "—",
                             None if g is None else g <= 5))
-        return found
+        return found + _fleet.targets(self.fleet)
 
     def _call_targets(self) -> list[Target]:
         found = []

@@ -11,11 +11,13 @@ never leaves this module: logs, reprs and errors show it as ``***``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from opentelemetry import trace
@@ -23,9 +25,6 @@ from opentelemetry import trace
 import eemw
 
 from . import _metrics
-
-if TYPE_CHECKING:
-    from redis.commands.core import Script
 
 logger = logging.getLogger("eemw_ratelimit")
 
@@ -36,6 +35,33 @@ PROBE_FIRST = 0.1
 PROBE_MAX = 2.0
 
 _SCHEMES = ("redis", "rediss", "unix")
+
+
+class Script:
+    """A Lua script, known to the server by the SHA-1 of its text."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # Redis's own name for it
+
+
+class Connection(Protocol):
+    """What this module uses of a redis-py connection."""
+
+    def send_packed_command(self, command: list[bytes]) -> None: ...
+    def read_response(self) -> Any: ...
+    def disconnect(self) -> None: ...
+
+
+def _pack(parts: Sequence[str]) -> bytes:
+    """A command in the Redis protocol (RESP): an array of bulk strings."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
 
 
 class Unavailable(Exception):
@@ -104,12 +130,15 @@ class RedisLink:
         self.name = name
         self._password = urlsplit(url).password
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._no_script = redis.exceptions.NoScriptError
         # No retries inside redis-py: a failed round trip means "degraded", not "try again".
         self._client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0), health_check_interval=0,
         )
         self._clock = clock
+        self._local = threading.local()
+        self._connections: list[Connection] = []
         self._lock = threading.Lock()
         self._since: float | None = None  # when the degraded mode began
         self._next_probe = 0.0
@@ -118,22 +147,50 @@ class RedisLink:
         (instruments or _metrics.instruments()).watch_link(self)
 
     def script(self, source: str) -> Script:
-        """A server-side script, loaded once and then called by its SHA (EVALSHA); redis-py
-        loads it again when the server answers NOSCRIPT (after a restart or a flush)."""
-        return self._client.register_script(source)
+        """A server-side script: loaded once, then called by its SHA (EVALSHA), and loaded
+        again when the server answers NOSCRIPT (after a restart or a flush)."""
+        return Script(source)
 
     def run(self, script: Script, keys: Sequence[str], args: Sequence[str]) -> Any:
         """Run ``script``; raise :class:`Unavailable` when degraded or when it fails."""
         if not self._may_try():
             raise Unavailable
+        connection = self._connection()
         try:
-            result = script(keys=list(keys), args=list(args))
+            result = self._evalsha(connection, script, keys, args)
         except self._errors as exc:
+            connection.disconnect()  # a half-read reply must not reach the next call
             self._failed(exc)
             raise Unavailable from None
         if self._since is not None:
             self._recovered()
         return result
+
+    def _evalsha(
+        self, connection: Connection, script: Script, keys: Sequence[str],
+        args: Sequence[str],
+    ) -> Any:
+        # One connection per thread, fed a command packed here: redis-py's pool and
+        # encoder would cost more than the round trip itself on loopback.
+        command = _pack(["EVALSHA", script.sha, str(len(keys)), *keys, *args])
+        try:
+            connection.send_packed_command([command])
+            return connection.read_response()
+        except self._no_script:
+            connection.send_packed_command([_pack(["SCRIPT", "LOAD", script.source])])
+            connection.read_response()
+            connection.send_packed_command([command])
+            return connection.read_response()
+
+    def _connection(self) -> Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # new thread, or a forked child
+            local.connection = self._client.connection_pool.make_connection()
+            local.pid = os.getpid()
+            with self._lock:
+                self._connections.append(local.connection)
+        connection: Connection = local.connection
+        return connection
 
     def call(self, command: Callable[[Any], Any]) -> Any:
         """Run a plain read (``command(client)``) under the same rules as :meth:`run`."""
@@ -156,6 +213,10 @@ class RedisLink:
         return self._degraded_total + (0.0 if since is None else self._clock() - since)
 
     def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.disconnect()
         self._client.close()
 
     def _may_try(self) -> bool:

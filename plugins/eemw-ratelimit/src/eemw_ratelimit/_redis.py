@@ -16,6 +16,7 @@ store with this process's share of the quota while it does not.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Sequence
@@ -108,13 +109,14 @@ return {fmt(b.rate), cut}
 """
 
 
-def _policy_args(policy: Policy) -> list[str]:
-    return [
+@functools.lru_cache(maxsize=64)
+def _policy_args(policy: Policy) -> tuple[str, ...]:
+    return tuple(
         repr(float(x)) for x in (
             policy.qps, policy.burst, policy.decrease, policy.increase, policy.min_qps,
             policy.cooldown,
         )
-    ]
+    )
 
 
 class RedisStore:
