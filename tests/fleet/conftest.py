@@ -55,6 +55,13 @@ class Worker:
             *complete, self._buffer = self._buffer.split(b"\n")
             self.lines += [line.decode() for line in complete]
 
+    def go(self) -> None:
+        """Wait for ``ready``, then let a ``wait_go`` worker start."""
+        self.read_until(lambda lines: "ready" in lines)
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"go\n")
+        self.process.stdin.flush()
+
     def finish(self, within: float = 60) -> dict[str, Any]:
         """Close stdin (the stop signal), wait for the exit, return the JSON summary."""
         out, err = self.process.communicate(timeout=within)  # closes stdin first

@@ -6,7 +6,9 @@ from EEMW_PLUGINS/EEMW_PLUGIN_RATELIMIT_* in the environment; argv[1] is a JSON 
 - ``endpoint``: the server (None: an in-process transport that answers at once, or
   that never answers when ``hold`` is true);
 - ``calls``: how many list calls to make, or None to go on until stdin is closed;
-- ``threads``: callers in parallel (default 1); ``project``: the quota project.
+- ``threads``: callers in parallel (default 1); ``project``: the quota project;
+- ``wait_go``: print ``ready`` and wait for a line on stdin before the first call, so a
+  whole fleet starts at once.
 
 It prints ``sent <shared|degraded>`` after each call (when ``calls`` is None),
 ``holding`` from inside a held attempt, and a JSON summary last: calls answered, calls
@@ -68,6 +70,9 @@ def main() -> None:
                     state = "degraded" if limiter.degraded else "shared"
                     print(f"sent {state}", flush=True)
 
+    if config.get("wait_go"):
+        print("ready", flush=True)
+        sys.stdin.readline()
     if config.get("calls") is None:
         threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     threads = [threading.Thread(target=caller, args=(config.get("calls"),))
