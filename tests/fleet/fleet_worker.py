@@ -10,7 +10,8 @@ from EEMW_PLUGINS/EEMW_PLUGIN_RATELIMIT_* in the environment; argv[1] is a JSON 
 - ``wait_go``: print ``ready`` and wait for a line on stdin before the first call, so a
   whole fleet starts at once.
 
-It prints ``sent <shared|degraded>`` after each call (when ``calls`` is None),
+It prints ``sent <shared|degraded> <time.monotonic()>`` after each call (when ``calls`` is
+None; the monotonic clock is the machine's, so lines of two workers can be ordered),
 ``holding`` from inside a held attempt, and a JSON summary last: calls answered, calls
 refused by the limiter, HTTP statuses seen per attempt.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -68,7 +70,7 @@ def main() -> None:
                 totals[outcome] += 1
                 if count is None:
                     state = "degraded" if limiter.degraded else "shared"
-                    print(f"sent {state}", flush=True)
+                    print(f"sent {state} {time.monotonic():.6f}", flush=True)
 
     if config.get("wait_go"):
         print("ready", flush=True)

@@ -56,7 +56,7 @@ def test_calls_go_on_through_a_redis_restart(
     redis_server: RedisServer, spawn: Callable[..., Worker]
 ) -> None:
     def seen(state: str, count: int) -> Callable[[list[str]], bool]:
-        return lambda lines: sum(1 for line in lines if line == f"sent {state}") >= count
+        return lambda lines: sum(1 for line in lines if line.startswith(f"sent {state} ")) >= count
 
     with Emulator(require_auth=False) as emulator:
         workers = [spawn({"endpoint": emulator.url, "calls": None}, redis_url=redis_server.url,
@@ -68,7 +68,7 @@ def test_calls_go_on_through_a_redis_restart(
             w.read_until(seen("degraded", 5))
         redis_server.start()
         for w in workers:
-            shared_before = sum(1 for line in w.lines if line == "sent shared")
+            shared_before = sum(1 for line in w.lines if line.startswith("sent shared "))
             w.read_until(seen("shared", shared_before + 5))
         summaries = [w.finish() for w in workers]
     for worker, summary in zip(workers, summaries, strict=True):
@@ -78,3 +78,22 @@ def test_calls_go_on_through_a_redis_restart(
         log = worker.stderr_text
         assert log.count("is not answering") == 1, log
         assert log.count("answers again") == 1, log
+
+
+def test_a_worker_that_starts_late_gets_its_share(
+    redis_server: RedisServer, spawn: Callable[..., Worker]
+) -> None:
+    limits = {"redis_url": redis_server.url, "qps": "40", "burst": "1"}
+    first = spawn({"calls": None, "threads": 4}, **limits)
+    first.read_until(lambda lines: len(lines) >= 40)  # it has the whole rate to itself
+    late = spawn({"calls": None, "threads": 4}, **limits)
+    late.read_until(lambda lines: len(lines) >= 40)
+    late_times = [float(line.split()[2]) for line in late.lines]
+    first.read_until(lambda lines: float(lines[-1].split()[2]) > late_times[-1])
+    first.finish()
+    late.finish()
+    first_times = [float(line.split()[2]) for line in first.lines]
+    # While both ran, the late worker was served in turn with the first one: one shared
+    # queue, not a first come, first served quota.
+    both = [t for t in first_times if late_times[0] <= t <= late_times[-1]]
+    assert len(late_times) >= len(both) / 2
