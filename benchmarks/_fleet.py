@@ -116,28 +116,32 @@ def modes(workers: int, redis_url: str) -> dict[str, dict[str, str]]:
 def _fleet(p: dict[str, Any], redis_url: str) -> tuple[Table, dict[str, Any]]:
     table = Table(f"{p['workers']} processes, quota {QUOTA}/s",
                   ["fleet", "attempts", "answered 429", "successes/s", "share of quota",
-                   "calls failed"])
+                   "calls failed", "slowest worker ÷ mean"])
     shares: dict[str, Any] = {}
     for name, env in modes(p["workers"], redis_url).items():
-        totals = _run_fleet(p, env)
+        totals, per_worker = _run_fleet(p, env)
+        fair = min(per_worker) / (sum(per_worker) / len(per_worker)) if any(per_worker) else 0
         attempts = sum(totals["statuses"].values())
         throttled = totals["statuses"].get("429", 0)
         per_s = totals["statuses"].get("200", 0) / p["seconds"]
         failed = sum(v for k, v in totals["calls"].items() if k != "answered")
         table.rows.append([name, f"{attempts:,}", f"{throttled / max(1, attempts):.1%}",
-                           f"{per_s:.1f}", f"{per_s / QUOTA:.0%}", f"{failed:,}"])
+                           f"{per_s:.1f}", f"{per_s / QUOTA:.0%}", f"{failed:,}", f"{fair:.2f}"])
         if name.startswith("(c)"):
             shares = {"shared_429": throttled / max(1, attempts), "shared_use": per_s / QUOTA}
     table.notes += [
         "Successes are attempts answered 200 in the measured window; 429s count attempts, "
-        "so one call retried twice counts two.",
+        "so one call retried twice counts two. The last column compares the worker with "
+        "the fewest successes to the mean (1.00: an even split).",
         f"(c) runs at 95% of the quota with a burst of 5% of it: a token bucket never puts "
         f"more than rate + burst = {QUOTA} requests in any one-second window.",
     ]
     return table, shares
 
 
-def _run_fleet(p: dict[str, Any], env: dict[str, str]) -> dict[str, Counter[str]]:
+def _run_fleet(
+    p: dict[str, Any], env: dict[str, str]
+) -> tuple[dict[str, Counter[str]], list[int]]:
     with _QuotaEmulator() as url:
         base = {k: v for k, v in os.environ.items() if not k.startswith("EEMW_")}
         config = json.dumps({"endpoint": url, "threads": p["threads"], "seconds": p["seconds"]})
@@ -163,11 +167,13 @@ def _run_fleet(p: dict[str, Any], env: dict[str, str]) -> dict[str, Counter[str]
                     w.kill()
                     w.wait()
     totals: dict[str, Counter[str]] = {"statuses": Counter(), "calls": Counter()}
+    per_worker = []
     for out in outputs:
         summary = json.loads(out.strip().splitlines()[-1])
         for key, counts in totals.items():
             counts.update(summary[key])
-    return totals
+        per_worker.append(summary["statuses"].get("200", 0))
+    return totals, per_worker
 
 
 class _QuotaEmulator:
