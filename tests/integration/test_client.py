@@ -56,6 +56,9 @@ def test_cancel_then_get_shows_cancelled(emu: Emulator, version: str) -> None:
     name = emu.add_operation("demo", state="RUNNING")
     with make_client(emu, version) as client:
         assert client.operations.cancel(name) is None
+        # Cancel is asynchronous on Earth Engine: CANCELLING first, CANCELLED later.
+        assert client.operations.get(name).state is eemw.State.CANCELLING
+        emu.advance(2)
         op = client.operations.get(name)
     assert op.done and op.cancelled and op.error is not None and op.error.code == 1
     cancel = next(r for r in emu.requests if r.path.endswith(":cancel"))
@@ -87,7 +90,7 @@ def test_list_pages_lazily(emu: Emulator, version: str) -> None:
         first = next(it)
         assert len(api_requests(emu)) == 1
         rest = list(it)
-    assert [op.name for op in [first, *rest]] == names
+    assert [op.name for op in [first, *rest]] == names[::-1]  # newest first
     collection = f"/{version}/projects/demo/operations?"
     pages = [r for r in api_requests(emu) if r.path.startswith(collection)]
     assert len(pages) == 3
