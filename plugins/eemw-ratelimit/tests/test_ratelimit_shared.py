@@ -200,3 +200,31 @@ def test_a_failed_probe_doubles_the_backoff(redis_server: RedisServer) -> None:
     clock.now = 0.31
     admit()
     assert not link.degraded
+
+
+def test_a_flapping_redis_warns_once_a_minute(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    link = RedisLink(redis_server.url, clock=clock)
+    store = FleetStore(RedisStore(link, "t"))
+    policy = Policy(qps=10, burst=10, decrease=0.5, increase=1, min_qps=1, cooldown=1)
+
+    def outage() -> None:
+        redis_server.kill()
+        store.admit("p", policy, now=clock(), max_wait=0, timeout=None, slots=0, ttl=1)
+        redis_server.start()
+        clock.now += 1  # past the probe's backoff
+        store.admit("p", policy, now=clock(), max_wait=0, timeout=None, slots=0, ttl=1)
+        assert not link.degraded
+
+    with caplog.at_level(logging.DEBUG, logger="eemw_ratelimit"):
+        for _ in range(3):
+            outage()
+        clock.now += 60
+        outage()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [("not answering" in w, "answers again" in w) for w in warnings] == [
+        (True, False), (False, True), (True, False), (False, True)]
+    assert "2 shorter spells since the last warning" in warnings[2]
+    assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 4

@@ -33,6 +33,8 @@ DEFAULT_TIMEOUT = 0.05
 
 PROBE_FIRST = 0.1
 PROBE_MAX = 2.0
+QUIET = 60.0
+"""Seconds after a logged degraded spell during which further spells log at DEBUG only."""
 
 _SCHEMES = ("redis", "rediss", "unix")
 
@@ -144,6 +146,9 @@ class RedisLink:
         self._next_probe = 0.0
         self._backoff = PROBE_FIRST
         self._degraded_total = 0.0
+        self._logged_at: float | None = None
+        self._quiet_spells = 0
+        self._spell_logged = False
         (instruments or _metrics.instruments()).watch_link(self)
 
     def script(self, source: str) -> Script:
@@ -153,8 +158,7 @@ class RedisLink:
 
     def run(self, script: Script, keys: Sequence[str], args: Sequence[str]) -> Any:
         """Run ``script``; raise :class:`Unavailable` when degraded or when it fails."""
-        if not self._may_try():
-            raise Unavailable
+        probe = self._admit()
         connection = self._connection()
         try:
             result = self._evalsha(connection, script, keys, args)
@@ -162,7 +166,9 @@ class RedisLink:
             connection.disconnect()  # a half-read reply must not reach the next call
             self._failed(exc)
             raise Unavailable from None
-        if self._since is not None:
+        if probe:
+            # Only a call sent after the failure ends the degraded mode: one still in
+            # flight when it began says little about Redis now.
             self._recovered()
         return result
 
@@ -194,8 +200,7 @@ class RedisLink:
 
     def call(self, command: Callable[[Any], Any]) -> Any:
         """Run a plain read (``command(client)``) under the same rules as :meth:`run`."""
-        if not self._may_try():
-            raise Unavailable
+        self._admit()
         try:
             return command(self._client)
         except self._errors as exc:
@@ -219,17 +224,24 @@ class RedisLink:
             connection.disconnect()
         self._client.close()
 
-    def _may_try(self) -> bool:
+    def _admit(self) -> bool:
+        """May this caller use Redis? True: as the probe; False: as usual. Raises
+        :class:`Unavailable` while degraded, between probes."""
         if self._since is None:
-            return True
-        with self._lock:
-            now = self._clock()
-            if self._since is None or now >= self._next_probe:
-                # This caller probes; the others keep serving from memory until it answers.
-                self._next_probe = now + self._backoff
-                self._backoff = min(PROBE_MAX, self._backoff * 2)
-                return True
             return False
+        with self._lock:
+            return self._probe_now()
+
+    def _probe_now(self) -> bool:
+        if self._since is None:
+            return False  # another caller's probe answered meanwhile
+        now = self._clock()
+        if now >= self._next_probe:
+            # This caller probes; the others keep serving from memory until it answers.
+            self._next_probe = now + self._backoff
+            self._backoff = min(PROBE_MAX, self._backoff * 2)
+            return True
+        raise Unavailable
 
     def _failed(self, exc: BaseException) -> None:
         with self._lock:
@@ -239,11 +251,20 @@ class RedisLink:
             self._since = now
             self._next_probe = now + PROBE_FIRST
             self._backoff = min(PROBE_MAX, PROBE_FIRST * 2)
+            # A flapping Redis logs one warning a minute, not one per spell.
+            loud = self._logged_at is None or now - self._logged_at >= QUIET
+            quiet_spells, self._quiet_spells = self._quiet_spells, 0 if loud else (
+                self._quiet_spells + 1)
+            if loud:
+                self._logged_at = now
+            self._spell_logged = loud
         why = self._scrub(f"{type(exc).__name__}: {exc}")
-        logger.warning(
+        also = f" ({quiet_spells} shorter spells since the last warning)" if quiet_spells else ""
+        logger.log(
+            logging.WARNING if loud else logging.DEBUG,
             "eemw-ratelimit: Redis at %s is not answering (%s); the %s falls back to its "
-            "in-process state with this process's share of the quota until Redis answers",
-            self.url, why, self.name,
+            "in-process state with this process's share of the quota until Redis answers%s",
+            self.url, why, self.name, also,
         )
         trace.get_current_span().add_event(
             "eemw.ratelimit.degraded",
@@ -259,7 +280,9 @@ class RedisLink:
             self._degraded_total += spell
             self._since = None
             self._backoff = PROBE_FIRST
-        logger.warning(
+            loud = self._spell_logged
+        logger.log(
+            logging.WARNING if loud else logging.DEBUG,
             "eemw-ratelimit: Redis at %s answers again after %.3gs; the %s uses the shared "
             "state again", self.url, spell, self.name,
         )
