@@ -44,7 +44,7 @@ def test_a_shared_limiter_keeps_the_fleet_under_the_quota(
     with quota_emulator() as emulator:
         shared = run_fleet(spawn, emulator.url, redis_url=redis_server.url, qps="15",
                            burst="1", max_concurrent=str(QUOTA_CONCURRENT),
-                           fleet_size=str(WORKERS))
+                           fleet_size=str(WORKERS), redis_timeout="2")
     assert all(s["calls"] == {"answered": 24} for s in shared)
     assert throttled(shared) == 0
 

@@ -13,9 +13,13 @@ from eemw.testing import FakeClock, MockTransport, respond
 
 SIZES = {"capacity": 10.0, "retry_cost": 5.0, "throttle_cost": 1.0, "refund": 1.0}
 
+# Time enough for a loaded test machine: these tests are not about a slow Redis.
+SLOW_OK = 2.0
+
 
 def test_two_processes_spend_from_one_budget(redis_server: RedisServer) -> None:
-    one, two = (SharedRetryBudget(redis_server.url, **SIZES) for _ in range(2))
+    one, two = (SharedRetryBudget(redis_server.url, redis_timeout=SLOW_OK, **SIZES)
+                for _ in range(2))
     assert one.try_spend(throttled=False)
     assert two.try_spend(throttled=False)
     assert not one.try_spend(throttled=False)
@@ -28,8 +32,8 @@ def test_two_processes_spend_from_one_budget(redis_server: RedisServer) -> None:
 
 
 def test_budgets_with_other_keys_are_apart(redis_server: RedisServer) -> None:
-    blue = SharedRetryBudget(redis_server.url, key="blue", **SIZES)
-    green = SharedRetryBudget(redis_server.url, key="green", **SIZES)
+    blue = SharedRetryBudget(redis_server.url, redis_timeout=SLOW_OK, key="blue", **SIZES)
+    green = SharedRetryBudget(redis_server.url, redis_timeout=SLOW_OK, key="green", **SIZES)
     assert blue.try_spend(throttled=False) and blue.try_spend(throttled=False)
     assert green.try_spend(throttled=False)
 
@@ -56,7 +60,7 @@ def test_clients_in_a_fleet_share_one_outage_budget(redis_server: RedisServer) -
         client = eemw.Client(
             "demo", transport=MockTransport(outage), credentials=AnonymousCredentials(),
             clock=clock, sleep=clock.sleep,
-            retry_budget=SharedRetryBudget(redis_server.url, **SIZES),
+            retry_budget=SharedRetryBudget(redis_server.url, redis_timeout=SLOW_OK, **SIZES),
         )
         before = len(sent)
         with client:

@@ -16,6 +16,9 @@ from eemw.testing import respond
 
 SECRET = "pa55-w0rd-xyzzy"
 
+# Time enough for a loaded test machine: these tests are not about a slow Redis.
+SLOW_OK = 2.0
+
 
 def request() -> eemw.Request:
     call = eemw.Call("get", "demo", "v1", "projects/demo/operations/x")
@@ -24,10 +27,10 @@ def request() -> eemw.Request:
 
 def test_a_password_protected_redis_is_shared_without_showing_the_password() -> None:
     with RedisServer(password=SECRET) as server:
-        limiter = RateLimiter(10, redis_url=server.url)
+        limiter = RateLimiter(10, redis_url=server.url, redis_timeout=SLOW_OK)
         limiter(request(), lambda r: respond(r, json={}))
         assert not limiter.degraded
-        budget = SharedRetryBudget(server.url, capacity=10, retry_cost=5)
+        budget = SharedRetryBudget(server.url, redis_timeout=SLOW_OK, capacity=10, retry_cost=5)
         assert budget.try_spend(throttled=False)
         for shown in (repr(limiter), repr(budget), str(limiter.__dict__)):
             assert SECRET not in shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eemw_ratelimit import RateLimitedError, RateLimiter, factory
@@ -21,6 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import eemw
 from eemw.testing import FakeClock, MockTransport, respond
 
+# Time enough for a loaded test machine: these tests are not about a slow Redis.
+SLOW_OK = 2.0
+
 
 def request(project: str = "demo") -> eemw.Request:
     call = eemw.Call("get", project, "v1", f"projects/{project}/operations/x")
@@ -29,6 +33,10 @@ def request(project: str = "demo") -> eemw.Request:
 
 def ok(req: eemw.Request) -> eemw.Response:
     return respond(req, json={})
+
+
+def shared(server: RedisServer, qps: float, **settings: Any) -> RateLimiter:
+    return RateLimiter(qps, redis_url=server.url, redis_timeout=SLOW_OK, **settings)
 
 
 def sent_through(limiter: RateLimiter, project: str = "demo") -> bool:
@@ -42,15 +50,14 @@ def sent_through(limiter: RateLimiter, project: str = "demo") -> bool:
 
 def test_two_processes_draw_from_one_bucket(redis_server: RedisServer) -> None:
     # Two limiters with their own connections stand for two processes.
-    one, two = (RateLimiter(0.01, burst=2, mode="fail", redis_url=redis_server.url)
-                for _ in range(2))
+    one, two = (shared(redis_server, 0.01, burst=2, mode="fail") for _ in range(2))
     assert [sent_through(one), sent_through(two), sent_through(one), sent_through(two)] == [
         True, True, False, False]
     assert sent_through(one, "other-project")
 
 
 def test_a_429_anywhere_slows_every_process(redis_server: RedisServer) -> None:
-    one, two = (RateLimiter(10, redis_url=redis_server.url) for _ in range(2))
+    one, two = (shared(redis_server, 10) for _ in range(2))
 
     def throttled(req: eemw.Request) -> eemw.Response:
         raise eemw.ResourceExhaustedError("slow down", http_status=429,
@@ -63,17 +70,15 @@ def test_a_429_anywhere_slows_every_process(redis_server: RedisServer) -> None:
 
 
 def test_a_key_prefix_isolates_a_fleet(redis_server: RedisServer) -> None:
-    blue = RateLimiter(0.01, burst=1, mode="fail", redis_url=redis_server.url, key_prefix="blue")
-    green = RateLimiter(0.01, burst=1, mode="fail", redis_url=redis_server.url,
-                        key_prefix="green")
+    blue = shared(redis_server, 0.01, burst=1, mode="fail", key_prefix="blue")
+    green = shared(redis_server, 0.01, burst=1, mode="fail", key_prefix="green")
     assert sent_through(blue)
     assert not sent_through(blue)
     assert sent_through(green)
 
 
 def test_max_concurrent_is_fleet_wide(redis_server: RedisServer) -> None:
-    one, two = (RateLimiter(100, max_concurrent=1, mode="fail", redis_url=redis_server.url)
-                for _ in range(2))
+    one, two = (shared(redis_server, 100, max_concurrent=1, mode="fail") for _ in range(2))
     refusals: list[RateLimitedError] = []
 
     def while_in_flight(req: eemw.Request) -> eemw.Response:
@@ -97,7 +102,7 @@ def test_the_plugin_reads_redis_url_from_the_environment(
         credentials=AnonymousCredentials(), plugins=["ratelimit"])
     with client:
         client.operations.get("op-1")
-    keys = RedisLink(redis_server.url).call(lambda c: c.keys("env-fleet:*"))
+    keys = RedisLink(redis_server.url, timeout=SLOW_OK).call(lambda c: c.keys("env-fleet:*"))
     assert keys == [b"env-fleet:{demo}:bucket"]
 
 
@@ -159,7 +164,7 @@ def test_degraded_mode_is_logged_once_and_traced(
 
 def test_a_restarted_redis_is_used_again_after_a_probe(redis_server: RedisServer) -> None:
     clock = FakeClock()
-    link = RedisLink(redis_server.url, clock=clock)
+    link = RedisLink(redis_server.url, timeout=SLOW_OK, clock=clock)
     store = FleetStore(RedisStore(link, "t"), parts=2)
     policy = Policy(qps=10, burst=10, decrease=0.5, increase=1, min_qps=1, cooldown=1)
 
@@ -206,7 +211,7 @@ def test_a_flapping_redis_warns_once_a_minute(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock()
-    link = RedisLink(redis_server.url, clock=clock)
+    link = RedisLink(redis_server.url, timeout=SLOW_OK, clock=clock)
     store = FleetStore(RedisStore(link, "t"))
     policy = Policy(qps=10, burst=10, decrease=0.5, increase=1, min_qps=1, cooldown=1)
 

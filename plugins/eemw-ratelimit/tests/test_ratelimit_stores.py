@@ -21,9 +21,12 @@ step = st.one_of(
               st.booleans(), st.just(0)),
 )
 
+# Time enough for a loaded test machine: these tests are not about a slow Redis.
+SLOW_OK = 2.0
+
 
 def shared_store(server: RedisServer, prefix: str = "t") -> RedisStore:
-    return RedisStore(RedisLink(server.url, timeout=2), prefix, caller_clock=True)
+    return RedisStore(RedisLink(server.url, timeout=SLOW_OK), prefix, caller_clock=True)
 
 
 @settings(max_examples=40, deadline=None,
@@ -64,7 +67,7 @@ def test_the_redis_store_follows_the_same_algorithm(
 
 
 def test_on_the_server_clock_a_burst_goes_then_callers_queue(redis_server: RedisServer) -> None:
-    store = RedisStore(RedisLink(redis_server.url), "t")
+    store = RedisStore(RedisLink(redis_server.url, timeout=SLOW_OK), "t")
     policy = Policy(qps=1, burst=2, decrease=0.5, increase=0.1, min_qps=0.1, cooldown=1)
     waits = [store.admit("p", policy, now=0, max_wait=60, timeout=None, slots=0, ttl=1).wait
              for _ in range(4)]
@@ -74,7 +77,7 @@ def test_on_the_server_clock_a_burst_goes_then_callers_queue(redis_server: Redis
 
 
 def test_a_429_in_one_process_cuts_the_rate_every_process_sees(redis_server: RedisServer) -> None:
-    one, two = (RedisStore(RedisLink(redis_server.url), "t") for _ in range(2))
+    one, two = (RedisStore(RedisLink(redis_server.url, timeout=SLOW_OK), "t") for _ in range(2))
     rate, cut = one.finish("p", POLICY, lease=None, outcome="throttled", now=0)
     assert (rate, cut) == (5, True)
     assert two.admit("p", POLICY, now=0, max_wait=60, timeout=None, slots=0, ttl=1).rate == 5
@@ -83,7 +86,7 @@ def test_a_429_in_one_process_cuts_the_rate_every_process_sees(redis_server: Red
 
 
 def test_leases_bound_the_requests_in_flight_across_stores(redis_server: RedisServer) -> None:
-    one, two = (RedisStore(RedisLink(redis_server.url), "t") for _ in range(2))
+    one, two = (RedisStore(RedisLink(redis_server.url, timeout=SLOW_OK), "t") for _ in range(2))
     admit = {"policy": POLICY, "now": 0, "max_wait": 60, "timeout": None, "slots": 2, "ttl": 30}
     first = one.admit("p", **admit)  # type: ignore[arg-type]
     second = two.admit("p", **admit)  # type: ignore[arg-type]
@@ -108,7 +111,7 @@ def test_key_prefixes_keep_two_fleets_apart(redis_server: RedisServer) -> None:
 def test_scripts_are_loaded_again_after_the_server_forgets_them(
     redis_server: RedisServer,
 ) -> None:
-    store = RedisStore(RedisLink(redis_server.url), "t")
+    store = RedisStore(RedisLink(redis_server.url, timeout=SLOW_OK), "t")
     store.admit("p", POLICY, now=0, max_wait=60, timeout=None, slots=0, ttl=1)
     admin = redis.Redis.from_url(redis_server.url)
     admin.script_flush()  # what a restarted server looks like to a client
