@@ -3,8 +3,11 @@ down, slow or restarted: calls never fail because of Redis."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -233,3 +236,28 @@ def test_a_flapping_redis_warns_once_a_minute(
         (True, False), (False, True), (True, False), (False, True)]
     assert "2 shorter spells since the last warning" in warnings[2]
     assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 4
+
+
+def test_a_threads_connection_goes_with_the_thread(redis_server: RedisServer) -> None:
+    admin = RedisLink(redis_server.url, timeout=SLOW_OK)
+
+    def server_sees(count: int) -> bool:
+        # The server drops a closed connection on its own time: poll it, bounded.
+        deadline, tick = time.monotonic() + 10, threading.Event()
+        while len(admin.call(lambda c: c.client_list())) != count:
+            if time.monotonic() > deadline:
+                return False
+            tick.wait(0.01)
+        return True
+
+    limiter = shared(redis_server, 1000)
+    sent_through(limiter)
+    before = len(admin.call(lambda c: c.client_list()))
+    for _ in range(5):  # a thread per request, as some servers do
+        thread = threading.Thread(target=sent_through, args=(limiter,))
+        thread.start()
+        thread.join()
+    gc.collect()  # redis-py's connections hold reference cycles
+    assert server_sees(before)
+    limiter.close()
+    assert server_sees(before - 1)

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -104,7 +105,8 @@ def redact_loose(url: str) -> str:
 
 
 class RedisLink:
-    """One Redis connection pool shared by the limiter and the retry budget of a process.
+    """The Redis connections of one limiter or retry budget (one connection per thread,
+    dropped with its thread) and the degraded mode around them.
 
     ``timeout`` bounds each connect and each round trip (seconds); ``clock`` times the
     probes and the degraded spells (real time: it is about a real server). Thread-safe. The
@@ -140,7 +142,7 @@ class RedisLink:
         )
         self._clock = clock
         self._local = threading.local()
-        self._connections: list[Connection] = []
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._since: float | None = None  # when the degraded mode began
         self._next_probe = 0.0
@@ -194,7 +196,7 @@ class RedisLink:
             local.connection = self._client.connection_pool.make_connection()
             local.pid = os.getpid()
             with self._lock:
-                self._connections.append(local.connection)
+                self._connections.add(local.connection)
         connection: Connection = local.connection
         return connection
 
@@ -219,7 +221,8 @@ class RedisLink:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = self._connections, []
+            connections = list(self._connections)
+            self._connections.clear()
         for connection in connections:
             connection.disconnect()
         self._client.close()
