@@ -106,7 +106,7 @@ def test_the_plugin_reads_redis_url_from_the_environment(
     with client:
         client.operations.get("op-1")
     keys = RedisLink(redis_server.url, timeout=SLOW_OK).call(lambda c: c.keys("env-fleet:*"))
-    assert keys == [b"env-fleet:{demo}:bucket"]
+    assert sorted(keys) == [b"env-fleet:{demo}:bucket", b"env-fleet:{demo}:peers"]
 
 
 def test_without_redis_url_the_limiter_is_in_process() -> None:
@@ -136,6 +136,19 @@ def test_redis_down_falls_back_to_this_process_share(redis_server: RedisServer) 
     assert [sent_through(limiter), sent_through(limiter)] == [True, False]
     assert limiter.degraded
     assert limiter.rate("demo") == 2
+
+
+def test_without_fleet_size_the_share_comes_from_the_peers_seen(
+    redis_server: RedisServer,
+) -> None:
+    fleet = [shared(redis_server, 12, burst=12) for _ in range(3)]
+    for limiter in fleet:
+        assert sent_through(limiter)  # each says "I am here" with its first call
+    assert sent_through(fleet[0])  # and hears how many are there
+    redis_server.kill()
+    sent_through(fleet[0])
+    assert fleet[0].degraded
+    assert fleet[0].rate("demo") == 4  # a third of the quota: three processes were seen
 
 
 def test_a_stuck_redis_costs_one_timeout_then_nothing(silent_server: str) -> None:

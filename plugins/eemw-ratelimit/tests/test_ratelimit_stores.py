@@ -105,7 +105,8 @@ def test_key_prefixes_keep_two_fleets_apart(redis_server: RedisServer) -> None:
     fresh = green.admit("p", POLICY, now=0, max_wait=0, timeout=None, slots=0, ttl=1)
     assert (fresh.refused, fresh.rate) == (False, 10)
     keys = {k.decode() for k in redis.Redis.from_url(redis_server.url).keys("*")}
-    assert keys == {"blue:{p}:bucket", "green:{p}:bucket"}
+    assert keys == {f"{fleet}:{{p}}:{kind}" for fleet in ("blue", "green")
+                    for kind in ("bucket", "peers")}
 
 
 def test_scripts_are_loaded_again_after_the_server_forgets_them(

@@ -16,7 +16,7 @@ attempts in flight that all come back 429 are one signal from the server, not si
 With ``redis_url`` the same algorithm runs in Redis (atomic Lua scripts, the server's
 clock), so every process using that Redis and key prefix shares one bucket, one AIMD rate
 and one set of concurrency leases per quota project. When Redis is down or slow, each
-process falls back to its in-process state with ``1/fleet_size`` of the quota, logs it
+process falls back to its in-process state with its share of the quota, logs it
 once, and goes back to the shared state when Redis answers. :class:`SharedRetryBudget`
 shares eemw's retry budget the same way.
 

@@ -74,7 +74,9 @@ class RateLimiter:
     ``redis_url`` shares all of it with every process using the same Redis and
     ``key_prefix``: the state then lives in Redis, on the server's clock. While Redis does
     not answer within ``redis_timeout`` seconds, the limiter serves from its in-process
-    state with ``1/fleet_size`` of ``qps``, ``burst`` and ``max_concurrent``.
+    state with ``1/N`` of ``qps``, ``burst`` and ``max_concurrent``, where N is
+    ``fleet_size`` or, if more, the processes seen using the project through Redis in the
+    last ten seconds.
 
     ``clock`` and ``sleep`` default to the client's (``eemw.CLOCK`` and ``eemw.SLEEP`` on
     the request's context), so a client built with a fake clock and sleep never really

@@ -8,7 +8,10 @@ braces, so both keys of a project land on one Redis Cluster slot):
   forgotten after ``IDLE_SECONDS`` without traffic (a new bucket is a full one);
 - ``{prefix}:{project}:leases``: a sorted set of lease ids scored by expiry time; expired
   leases are dropped by the next admission, so a killed worker's slot comes back within
-  its lease time.
+  its lease time;
+- ``{prefix}:{project}:peers``: a sorted set of process ids scored by expiry, renewed about
+  once a second by each process using the project, so that each knows how many share the
+  quota should Redis go away.
 
 :class:`FleetStore` puts the two stores together: Redis while it answers, the in-process
 store with this process's share of the quota while it does not.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +30,9 @@ from ._algorithm import Admission, LocalStore, Outcome, Policy
 from ._link import RedisLink, Unavailable
 
 IDLE_SECONDS = 600
+
+PEER_SECONDS = "10"
+"""A process that has not used a project for this long no longer counts as its peer."""
 
 DEFAULT_PREFIX = "eemw:ratelimit"
 
@@ -59,31 +66,39 @@ local function save(b, idle)
 end
 """
 
-# ARGV[7..13]: max_wait, timeout ('' = none), slots, ttl, lease id, now ('' = TIME), idle
+# ARGV[7..15]: max_wait, timeout ('' = none), slots, ttl, lease id, now ('' = TIME), idle,
+# peer id ('' = no heartbeat this time), peer seconds. Returns {status, wait, rate, lease or
+# busy time, peers seen}.
 ADMIT = _COMMON + """
 local max_wait, timeout = tonumber(ARGV[7]), tonumber(ARGV[8])
 local slots, ttl, lease = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 local now = clock(ARGV[12])
 local b = load(now)
+if ARGV[14] ~= '' then
+  redis.call('ZADD', KEYS[3], fmt(now + tonumber(ARGV[15])), ARGV[14])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', fmt(now))
+  redis.call('EXPIRE', KEYS[3], ARGV[15])
+end
+local peers = tostring(redis.call('ZCARD', KEYS[3]))
 if slots > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', fmt(now))
   if redis.call('ZCARD', KEYS[2]) >= slots then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    return {'busy', '0', fmt(b.rate), fmt(tonumber(first[2]) - now)}
+    return {'busy', '0', fmt(b.rate), fmt(tonumber(first[2]) - now), peers}
   end
 end
 local wait = 0
 if b.tokens < 1 then wait = (1 - b.tokens) / b.rate end
 if wait > 0 and (wait > max_wait or (timeout and wait >= timeout)) then
-  return {'refused', fmt(wait), fmt(b.rate), ''}
+  return {'refused', fmt(wait), fmt(b.rate), '', peers}
 end
 b.tokens = b.tokens - 1
 save(b, tonumber(ARGV[13]))
-if slots <= 0 then return {'ok', fmt(wait), fmt(b.rate), ''} end
+if slots <= 0 then return {'ok', fmt(wait), fmt(b.rate), '', peers} end
 redis.call('ZADD', KEYS[2], fmt(now + wait + ttl), lease)
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', KEYS[2], math.ceil((tonumber(last[2]) - now) * 1000) + 1000)
-return {'lease', fmt(wait), fmt(b.rate), lease}
+return {'lease', fmt(wait), fmt(b.rate), lease, peers}
 """
 
 # ARGV[7..10]: lease id ('' = none), outcome, now ('' = TIME), idle
@@ -136,10 +151,14 @@ class RedisStore:
         self._finish = link.script(FINISH)
         self._caller_clock = caller_clock
         self._rates: dict[str, float] = {}
+        self._peer = uuid.uuid4().hex
+        self._beat_due: dict[str, float] = {}
+        self.peers: dict[str, int] = {}
+        """Per project, the processes that used it within ``PEER_SECONDS`` (this one too)."""
 
-    def keys(self, project: str) -> tuple[str, str]:
+    def keys(self, project: str) -> tuple[str, str, str]:
         base = f"{self.prefix}:{{{project}}}"
-        return f"{base}:bucket", f"{base}:leases"
+        return f"{base}:bucket", f"{base}:leases", f"{base}:peers"
 
     def admit(
         self, project: str, policy: Policy, *, now: float, max_wait: float,
@@ -149,10 +168,12 @@ class RedisStore:
         args = [
             *_policy_args(policy), repr(float(max_wait)),
             "" if timeout is None else repr(float(timeout)), str(slots), repr(float(ttl)),
-            lease, self._now(now), str(IDLE_SECONDS),
+            lease, self._now(now), str(IDLE_SECONDS), self._heartbeat(project), PEER_SECONDS,
         ]
-        status, wait, rate, extra = _strings(self.link.run(self._admit, self.keys(project), args))
+        reply = self.link.run(self._admit, self.keys(project), args)
+        status, wait, rate, extra, peers = _strings(reply)
         self._rates[project] = float(rate)
+        self.peers[project] = int(peers)
         if status == "busy":
             return Admission(0.0, float(rate), busy=float(extra))
         return Admission(
@@ -178,6 +199,14 @@ class RedisStore:
         leases = self.keys(project)[1]
         return int(self.link.call(lambda client: client.zcard(leases)))
 
+    def _heartbeat(self, project: str) -> str:
+        # Say "I am here" about once a second per project, not on every call.
+        clock = time.monotonic()
+        if clock < self._beat_due.get(project, 0.0):
+            return ""
+        self._beat_due[project] = clock + 1.0
+        return self._peer
+
     def _now(self, now: float) -> str:
         return repr(float(now)) if self._caller_clock else ""
 
@@ -187,8 +216,9 @@ def _strings(values: Sequence[Any]) -> list[str]:
 
 
 class FleetStore:
-    """Redis while it answers, else the in-process store with ``1/parts`` of the quota
-    and of the concurrency slots. A lease is given back to the store that granted it."""
+    """Redis while it answers, else the in-process store with this process's share of the
+    quota and of the concurrency slots (see :meth:`parts_of`). A lease is given back to
+    the store that granted it."""
 
     def __init__(self, shared: RedisStore, parts: int = 1) -> None:
         self.shared = shared
@@ -209,9 +239,10 @@ class FleetStore:
                 ttl=ttl,
             )
         except Unavailable:
-            share = math.ceil(slots / self.parts) if slots > 0 else 0
+            parts = self.parts_of(project)
+            share = math.ceil(slots / parts) if slots > 0 else 0
             return self.local.admit(
-                project, policy.share(self.parts), now=now, max_wait=max_wait,
+                project, policy.share(parts), now=now, max_wait=max_wait,
                 timeout=timeout, slots=share, ttl=ttl,
             )
 
@@ -227,8 +258,14 @@ class FleetStore:
             except Unavailable:
                 lease = None  # it expires in Redis on its own, if Redis kept it at all
         return self.local.finish(
-            project, policy.share(self.parts), lease=lease, outcome=outcome, now=now
+            project, policy.share(self.parts_of(project)), lease=lease, outcome=outcome,
+            now=now,
         )
+
+    def parts_of(self, project: str) -> int:
+        """How many ways the quota of ``project`` is split while Redis is down: the
+        configured fleet size, or the peers last seen through Redis if there were more."""
+        return max(self.parts, self.shared.peers.get(project, 1))
 
     def rates(self) -> dict[str, float]:
         return self.local.rates() if self.degraded else self.shared.rates()
