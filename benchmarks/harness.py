@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _e2e, _earthengine, _memory, _overhead, _scale, _startup
+from . import _e2e, _earthengine, _fleet, _memory, _overhead, _scale, _startup
 from ._config import FULL, SMOKE, Config
 from ._measure import Section, Table, Target
 from ._peers import versions
 
-SECTIONS = ("e2e", "overhead", "startup", "scale", "memory", "earthengine")
+SECTIONS = ("e2e", "overhead", "startup", "scale", "memory", "earthengine", "fleet")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +57,7 @@ class Run:
         self.scale: dict[str, Any] = {}
         self.memory_growth: float | None = None
         self.earthengine: dict[str, Any] = {}
+        self.fleet: dict[str, Any] = {}
 
     def all(self) -> None:
         self._section("e2e", self._e2e)
@@ -65,6 +66,7 @@ class Run:
         self._section("scale", self._scale)
         self._section("memory", self._memory)
         self._section("earthengine", self._earthengine)
+        self._section("fleet", self._fleet)
 
     def _section(self, key: str, body: Callable[[], Section]) -> None:
         if key not in self.chosen:
@@ -102,6 +104,10 @@ class Run:
         section, self.earthengine = _earthengine.run(self.cfg)
         return section
 
+    def _fleet(self) -> Section:
+        section, self.fleet = _fleet.run(self.cfg)
+        return section
+
     def targets(self) -> list[Target]:
         found = [*self._call_targets()]
         r = self.import_ratio
@@ -134,7 +140,7 @@ class Run:
         found.append(Target(f"RSS growth over {self.cfg.memory_calls:,} calls", "≤ 5 MiB",
                             f"{g:+.2f} MiB" if g is not None else "—",
                             None if g is None else g <= 5))
-        return found
+        return found + _fleet.targets(self.fleet)
 
     def _call_targets(self) -> list[Target]:
         found = []
