@@ -19,13 +19,13 @@ from typing import Any, Protocol
 from ._bulk import CancelResult, WaitResult, cancel_many, wait_many
 from ._errors import (
     DeadlineExceededError,
-    MalformedResponseError,
     OperationFailedError,
     UnimplementedError,
     UsageError,
 )
 from ._http import Call, CallKind, Response
 from ._models import Operation, OperationName, State, collection_path
+from ._paging import pages
 from ._validate import (
     DEFAULT_TIMEOUTS,
     NameLike,
@@ -190,32 +190,13 @@ class Operations:
         retry: RetryPolicy | None,
         attributes: Mapping[str, Any] | None,
     ) -> Iterator[Operation]:
-        found = 0
-        seen_tokens: set[str] = set()
-        while limit is None or found < limit:
-            response = self._client.send(
-                call, "GET", path, query=query, timeout=timeout, retry=retry,
+        def send(page_query: Mapping[str, str]) -> Response:
+            return self._client.send(
+                call, "GET", path, query=page_query, timeout=timeout, retry=retry,
                 trace_attributes=attributes,
             )
-            page = response.json()
-            for raw in page.get("operations", ()):
-                op = Operation.from_wire(raw)
-                if keep(op):
-                    yield op
-                    found += 1
-                    if limit is not None and found >= limit:
-                        return
-            token = page.get("nextPageToken")
-            if not token:
-                return
-            if token in seen_tokens:
-                # A server that hands back a token twice would page forever.
-                raise MalformedResponseError(
-                    f"operations.list projects/{call.project}: the server repeated a page token",
-                    call=call.label,
-                )
-            seen_tokens.add(token)
-            query = {**query, "pageToken": token}
+
+        return pages(send, call, query, limit, keep)
 
     def wait(
         self,
