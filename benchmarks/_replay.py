@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -121,6 +124,47 @@ def _handler(pages: Pages, discovery: bytes) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+class ReplayProcess:
+    """This server in its own process, stopped on exit; ``url`` is where it listens."""
+
+    def __init__(self, operations: int) -> None:
+        self._args = ["--operations", str(operations)]
+        self._proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.project = PROJECT
+
+    def __enter__(self) -> ReplayProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._replay", *self._args],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        if match is None:
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"the replay server did not start: {line!r}")
+        self.url = match.group(1)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+            self._proc = None
 
 
 def main(argv: list[str] | None = None) -> int:

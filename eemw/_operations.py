@@ -14,9 +14,8 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._bulk import CancelResult, WaitResult, cancel_many, wait_many
 from ._errors import (
     DeadlineExceededError,
     OperationFailedError,
@@ -38,6 +37,9 @@ from ._validate import (
     types,
 )
 from .middleware.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from ._bulk import CancelResult, WaitResult
 
 __all__ = ["ClientPort", "Operations"]
 
@@ -289,6 +291,8 @@ class Operations:
         result. ``on_result`` is called (from worker threads) as each cancel finishes; an
         exception it raises is logged and changes neither the other cancels nor the results.
         """
+        from ._bulk import cancel_many  # its machinery is loaded by its first use
+
         return cancel_many(
             self, names, max_workers=max_workers, timeout=timeout, retry=retry,
             on_result=on_result,
@@ -314,6 +318,8 @@ class Operations:
         at the timeout the rest keep the last state seen (``operation`` is ``None`` if
         none was). ``on_update`` sees every state fetched.
         """
+        from ._bulk import wait_many
+
         return wait_many(
             self, names, timeout=timeout, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, on_update=on_update,

@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("End to end, per call", "Stack overhead", "Import and cold start", "Scale", "Memory")
+SECTIONS = (
+    "End to end, per call", "Stack overhead", "Import and cold start", "Paging a big project",
+    "Scale", "Memory",
+)
 
 
 def test_smoke_run_covers_every_section(tmp_path: Path) -> None:
