@@ -30,7 +30,7 @@ FULL = Config(
     smoke=False,
     e2e_rounds=20, e2e_block=200, e2e_warmup=200,
     overhead_rounds=9, overhead_batch=2000,
-    import_reps=25, coldstart_reps=8,
+    import_reps=25, coldstart_reps=15,
     list_sizes=(10, 1_000, 10_000), list_op_budget=60_000,
     cancel_sizes=(100, 1_000), cancel_latency_ms=20.0,
     memory_calls=100_000, memory_warmup=5_000, memory_real_calls=20_000,
