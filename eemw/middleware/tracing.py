@@ -35,7 +35,9 @@ While no real tracer provider is in use (none passed and none set globally, a
 ``NoOpTracerProvider``, or the SDK disabled), no span is started, no context attached and no
 attribute built: each call only asks the API which provider is current and injects the
 caller's own trace context, if any, into the attempt's headers. Tracing starts on the next
-call once a provider is set globally.
+call once a provider is set globally. A process that has not imported OpenTelemetry at all
+(and names no provider in ``OTEL_PYTHON_TRACER_PROVIDER``) cannot have set a provider or
+attached a context, so until it does eemw does not import OpenTelemetry either.
 """
 
 from __future__ import annotations
