@@ -40,13 +40,16 @@ class EmulatorProcess:
         self._proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.info: dict[str, str] = {}
+        self.service_account_info: dict[str, str] = {}
 
     def __enter__(self) -> EmulatorProcess:
         self._dir = tempfile.TemporaryDirectory(prefix="eemw-bench-")
         creds = Path(self._dir.name) / "user.json"
+        account = Path(self._dir.name) / "service-account.json"
         errors = open(Path(self._dir.name) / "stderr.txt", "w")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "eemw.emulator", *self._args, "--credentials-file", str(creds)],
+            [sys.executable, "-m", "eemw.emulator", *self._args, "--credentials-file", str(creds),
+             "--service-account-file", str(account)],
             stdout=subprocess.PIPE, stderr=errors, text=True,
         )
         errors.close()
@@ -58,6 +61,7 @@ class EmulatorProcess:
             raise RuntimeError(f"the emulator did not start: {line!r}")
         self.url = match.group(1)
         self.info = json.loads(creds.read_text())
+        self.service_account_info = json.loads(account.read_text())
         return self
 
     def __exit__(

@@ -2,11 +2,10 @@
 
 Parsing never rejects an operation for a missing or unknown field: every field may be
 absent, values of the wrong type read as absent, and the full wire mapping is kept in
-``raw`` so nothing the server sent is lost.
+``raw`` so nothing the server sent is lost. Operations made for a list page build their
+typed fields on first access (:func:`lazy_operation`).
 
-:class:`OperationName` is the one place that parses, validates and builds operation names;
-a name that passes it can only ever produce a path inside
-``/{version}/projects/{project}/operations``.
+:class:`OperationName` lives in :mod:`eemw._names` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import InvalidNameError, UsageError
+from ._names import OperationName, collection_path, is_operation_name
 
 __all__ = [
     "Notification",
@@ -31,6 +30,9 @@ __all__ = [
     "Stage",
     "State",
     "Status",
+    "collection_path",
+    "is_operation_name",
+    "lazy_operation",
     "parse_duration",
     "parse_timestamp",
 ]
@@ -378,116 +380,85 @@ class Operation:
         return parts[1] if len(parts) > 1 else ""
 
 
-# A project id, number, or domain-scoped id ("example.com:proj"). Deliberately strict:
-# every character that could change how a URL path is read is outside these classes.
-_PROJECT = r"[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9])?"
-_OP_ID = r"[A-Za-z0-9_-]{1,256}"
-_PROJECT_RE = re.compile(_PROJECT)
-_OP_ID_RE = re.compile(_OP_ID)
-_NAME_RE = re.compile(rf"projects/({_PROJECT})/operations/({_OP_ID})")
-_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
-_VERSION_RE = re.compile(r"[A-Za-z0-9]{1,32}")
-# The longest valid name: "projects/" + 128 + "/operations/" + 256 characters.
-_MAX_NAME = 9 + 128 + 12 + 256
+# --- operations parsed on demand ------------------------------------------------------
+#
+# Listing a big project yields thousands of operations that callers often only count,
+# filter by name or pass on; building the typed metadata of each costs far more than
+# decoding its JSON. An operation made by lazy_operation() keeps its wire mapping and
+# builds metadata, error, response and raw on first access, through descriptors that wrap
+# the slots the dataclass made. The values users see are the same as from_wire's: the
+# fields, equality, hashing, repr, pickling and dataclasses.replace() all read through
+# the same descriptors, so they build whatever they touch first.
 
 
-@dataclass(frozen=True, slots=True)
-class OperationName:
-    """A validated operation name: ``projects/{project}/operations/{id}``."""
+class _Pending:
+    """Stands in a slot until that field is built from the operation's wire mapping."""
 
-    project: str
-    id: str
+    __slots__ = ("data",)
 
-    def __post_init__(self) -> None:
-        _check_project(self.project)
-        if not isinstance(self.id, str):
-            raise InvalidNameError(f"operation id must be a string, not {type(self.id).__name__}")
-        if not _OP_ID_RE.fullmatch(self.id):
-            raise InvalidNameError(
-                f"invalid operation id {_show(self.id)}: use 1-256 letters, digits, '-' or '_'"
-            )
-
-    @classmethod
-    def parse(cls, text: object, project: str | None = None) -> OperationName:
-        """Parse a full name, or a bare id within ``project``.
-
-        Raises :class:`InvalidNameError` for anything else (empty parts, ``..``, ``?``,
-        ``#``, ``%``, whitespace, control characters, a project with ``/``).
-        """
-        if not isinstance(text, str):
-            raise InvalidNameError(f"operation name must be a string, not {type(text).__name__}")
-        if len(text) > _MAX_NAME:
-            raise InvalidNameError(
-                f"invalid operation name {_show(text)}: longer than {_MAX_NAME} characters"
-            )
-        _check_chars(text)
-        m = _NAME_RE.fullmatch(text)
-        if m is not None:
-            return cls(m.group(1), m.group(2))
-        if text.startswith("projects/") or "/" in text:
-            raise InvalidNameError(
-                f"invalid operation name {_show(text)}: expected "
-                "'projects/{project}/operations/{id}' or a bare operation id"
-            )
-        if project is None:
-            raise InvalidNameError(
-                f"operation id {_show(text)} has no project: pass a full name "
-                "'projects/{project}/operations/{id}' or give the client a project"
-            )
-        return cls(project, text)
-
-    @property
-    def name(self) -> str:
-        return f"projects/{self.project}/operations/{self.id}"
-
-    def path(self, api_version: str) -> str:
-        """``/{api_version}/projects/{project}/operations/{id}``.
-
-        Raises :class:`UsageError` for an ``api_version`` that is not plain letters and
-        digits, so the path can never leave the operations collection.
-        """
-        _check_version(api_version)
-        return f"/{api_version}/projects/{self.project}/operations/{self.id}"
-
-    def __str__(self) -> str:
-        return self.name
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
 
 
-def collection_path(project: str, api_version: str) -> str:
-    """The path of a project's operations collection, after validating ``project``."""
-    _check_project(project)
-    _check_version(api_version)
-    return f"/{api_version}/projects/{project}/operations"
+class _OnDemand:
+    """A data descriptor over one slot of :class:`Operation`, building it on first read."""
+
+    __slots__ = ("_build", "_slot")
+
+    def __init__(self, slot: Any, build: Callable[[dict[str, Any]], object]) -> None:
+        self._slot = slot
+        self._build = build
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self._slot.__get__(obj, owner)
+        if type(value) is _Pending:
+            # Two threads may both build it: the results are equal, either may stay.
+            value = self._build(value.data)
+            self._slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        self._slot.__set__(obj, value)
 
 
-def _check_version(api_version: object) -> None:
-    if not isinstance(api_version, str) or not _VERSION_RE.fullmatch(api_version):
-        shown = _show(api_version) if isinstance(api_version, str) else type(api_version).__name__
-        raise UsageError(f"invalid API version {shown}: use letters and digits, e.g. 'v1'")
+def _response(data: dict[str, Any]) -> Mapping[str, Any] | None:
+    response = data.get("response")
+    return _map(response) if isinstance(response, dict) else None
 
 
-def _check_project(project: object) -> None:
-    if not isinstance(project, str) or not _PROJECT_RE.fullmatch(project) or ".." in project:
-        shown = _show(project) if isinstance(project, str) else type(project).__name__
-        raise InvalidNameError(
-            f"invalid project {shown}: use letters, digits, '-', '.', ':' "
-            "(no '/', '..', whitespace or other punctuation)"
-        )
+for _field, _build in (
+    ("metadata", lambda d: OperationMetadata.from_wire(d.get("metadata"))),
+    ("error", lambda d: Status.from_wire(d.get("error"))),
+    ("response", _response),
+    # The mapping came straight from the decoder and nobody else holds it: no copy.
+    ("raw", MappingProxyType),
+):
+    setattr(Operation, _field, _OnDemand(Operation.__dict__[_field], _build))
+
+# The slots' own setters, bound once: lazy_operation() runs for every listed operation.
+_SET_NAME = Operation.__dict__["name"].__set__
+_SET_DONE = Operation.__dict__["done"].__set__
+_SET_METADATA, _SET_ERROR, _SET_RESPONSE, _SET_RAW = (
+    Operation.__dict__[f]._slot.__set__ for f in ("metadata", "error", "response", "raw")
+)
 
 
-def _check_chars(text: str) -> None:
-    if not text:
-        raise InvalidNameError("operation name is empty")
-    if _CONTROL.search(text):
-        raise InvalidNameError(
-            f"invalid operation name {_show(text)}: contains whitespace or control characters"
-        )
-    for bad, why in (("%", "percent-encoded characters"), ("?", "'?'"), ("#", "'#'"),
-                     ("\\", "backslashes"), ("..", "'..'"), ("//", "empty path parts")):
-        if bad in text:
-            raise InvalidNameError(f"invalid operation name {_show(text)}: {why} are not allowed")
+def lazy_operation(data: dict[str, Any]) -> Operation:
+    """An :class:`Operation` whose metadata, error, response and raw are built on first use.
 
-
-def _show(text: str) -> str:
-    # Names are not secret, but a hostile one may be huge or hold terminal escapes.
-    return repr(text[:80] + ("…" if len(text) > 80 else ""))
+    ``data`` MUST be a mapping the caller owns and never changes afterwards (one just
+    decoded from a response body): it is kept, not copied. ``name`` and ``done`` are read
+    at once, as :meth:`Operation.from_wire` reads them.
+    """
+    op: Operation = object.__new__(Operation)
+    name = data.get("name")
+    _SET_NAME(op, name if isinstance(name, str) else "")
+    _SET_DONE(op, data.get("done") is True)
+    pending = _Pending(data)
+    _SET_METADATA(op, pending)
+    _SET_ERROR(op, pending)
+    _SET_RESPONSE(op, pending)
+    _SET_RAW(op, pending)
+    return op

@@ -14,18 +14,17 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._bulk import CancelResult, WaitResult, cancel_many, wait_many
 from ._errors import (
     DeadlineExceededError,
-    MalformedResponseError,
     OperationFailedError,
     UnimplementedError,
     UsageError,
 )
 from ._http import Call, CallKind, Response
 from ._models import Operation, OperationName, State, collection_path
+from ._paging import pages
 from ._validate import (
     DEFAULT_TIMEOUTS,
     NameLike,
@@ -38,6 +37,9 @@ from ._validate import (
     types,
 )
 from .middleware.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from ._bulk import CancelResult, WaitResult
 
 __all__ = ["ClientPort", "Operations"]
 
@@ -190,32 +192,13 @@ class Operations:
         retry: RetryPolicy | None,
         attributes: Mapping[str, Any] | None,
     ) -> Iterator[Operation]:
-        found = 0
-        seen_tokens: set[str] = set()
-        while limit is None or found < limit:
-            response = self._client.send(
-                call, "GET", path, query=query, timeout=timeout, retry=retry,
+        def send(page_query: Mapping[str, str]) -> Response:
+            return self._client.send(
+                call, "GET", path, query=page_query, timeout=timeout, retry=retry,
                 trace_attributes=attributes,
             )
-            page = response.json()
-            for raw in page.get("operations", ()):
-                op = Operation.from_wire(raw)
-                if keep(op):
-                    yield op
-                    found += 1
-                    if limit is not None and found >= limit:
-                        return
-            token = page.get("nextPageToken")
-            if not token:
-                return
-            if token in seen_tokens:
-                # A server that hands back a token twice would page forever.
-                raise MalformedResponseError(
-                    f"operations.list projects/{call.project}: the server repeated a page token",
-                    call=call.label,
-                )
-            seen_tokens.add(token)
-            query = {**query, "pageToken": token}
+
+        return pages(send, call, query, limit, keep)
 
     def wait(
         self,
@@ -308,6 +291,8 @@ class Operations:
         result. ``on_result`` is called (from worker threads) as each cancel finishes; an
         exception it raises is logged and changes neither the other cancels nor the results.
         """
+        from ._bulk import cancel_many  # its machinery is loaded by its first use
+
         return cancel_many(
             self, names, max_workers=max_workers, timeout=timeout, retry=retry,
             on_result=on_result,
@@ -333,6 +318,8 @@ class Operations:
         at the timeout the rest keep the last state seen (``operation`` is ``None`` if
         none was). ``on_update`` sees every state fetched.
         """
+        from ._bulk import wait_many
+
         return wait_many(
             self, names, timeout=timeout, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, on_update=on_update,

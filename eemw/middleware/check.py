@@ -35,7 +35,7 @@ from .._errors import (
     rpc_code_for_status,
 )
 from .._http import ContextKey, Request, Response
-from .._models import OperationName, parse_duration
+from .._models import is_operation_name, parse_duration
 from .._pipeline import Handler
 from .._redact import redact_url
 
@@ -126,15 +126,16 @@ def _check_page(response: Response, data: Mapping[str, Any]) -> None:
     ops = data.get("operations", [])
     if not isinstance(ops, list):
         raise _malformed(response, f"'operations' is {_json_kind(ops)}, not a list")
+    # Runs for every operation of every page: one pattern match per name, no objects built.
+    valid = is_operation_name
     for i, op in enumerate(ops):
-        if not isinstance(op, dict) or not isinstance(op.get("name"), str):
+        name = op.get("name") if isinstance(op, dict) else None
+        if not isinstance(name, str):
             raise _malformed(response, f"operation {i} of the page has no name")
-        try:
-            OperationName.parse(op["name"])
-        except ValueError:
+        if not valid(name):
             raise _malformed(
-                response, f"operation {i} of the page has an invalid name {_short(op['name'])}"
-            ) from None
+                response, f"operation {i} of the page has an invalid name {_short(name)}"
+            )
     token = data.get("nextPageToken", "")
     if not isinstance(token, str):
         raise _malformed(response, f"'nextPageToken' is {_json_kind(token)}, not a string")

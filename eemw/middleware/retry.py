@@ -22,13 +22,12 @@ from __future__ import annotations
 import logging
 import math
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
-
-from opentelemetry import trace
 
 from .._errors import (
     ApiError,
@@ -422,8 +421,10 @@ class Retry:
             "retrying %s after attempt %d failed with %s; sleeping %.3fs",
             _what(request), attempts, kind, delay,
         )
-        span = trace.get_current_span()
-        if span.is_recording():
+        # Only a process that imported OpenTelemetry can have a span recording.
+        trace = sys.modules.get("opentelemetry.trace")
+        span = trace.get_current_span() if trace is not None else None
+        if span is not None and span.is_recording():
             span.add_event(
                 "eemw.retry",
                 {"eemw.attempt": attempts, "eemw.retry.delay": delay, "error.type": kind},

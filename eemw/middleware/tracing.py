@@ -35,20 +35,26 @@ While no real tracer provider is in use (none passed and none set globally, a
 ``NoOpTracerProvider``, or the SDK disabled), no span is started, no context attached and no
 attribute built: each call only asks the API which provider is current and injects the
 caller's own trace context, if any, into the attempt's headers. Tracing starts on the next
-call once a provider is set globally.
+call once a provider is set globally. A process that has not imported OpenTelemetry at all
+(and names no provider in ``OTEL_PYTHON_TRACER_PROVIDER``) cannot have set a provider or
+attached a context, so until it does eemw does not import OpenTelemetry either.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
+if TYPE_CHECKING:
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.util.types import AttributeValue
 
 from .._errors import EemwError
 from .._http import ContextKey, Request, Response
@@ -60,11 +66,33 @@ from .._version import __version__
 
 __all__ = ["Tracing"]
 
-Attributes = dict[str, AttributeValue]
+if TYPE_CHECKING:
+    Attributes = dict[str, AttributeValue]
 
-# Private in opentelemetry-api, but it is the key every HTTP instrumentation (requests,
-# urllib3, urllib, httpx) checks; without it there is nothing to suppress with.
-_SUPPRESS_HTTP = getattr(otel_context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None)
+# OpenTelemetry is imported only once something in the process could have configured it:
+# until then no tracer provider can have been set and no trace context attached, so there
+# is nothing to record or propagate, and a cold start does not pay for the import.
+_LOADED = False
+_ENV_PROVIDER = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
+_SUPPRESS_HTTP: Any = None
+
+
+def _load_otel() -> bool:
+    """Import OpenTelemetry if the process uses it; True once it is imported here."""
+    global _LOADED, _SUPPRESS_HTTP, otel_context, trace, SpanKind, Status, StatusCode  # noqa: PLW0603
+    if _LOADED:
+        return True
+    if "opentelemetry.trace" not in sys.modules and not _ENV_PROVIDER:
+        return False
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    # Private in opentelemetry-api, but it is the key every HTTP instrumentation (requests,
+    # urllib3, urllib, httpx) checks; without it there is nothing to suppress with.
+    _SUPPRESS_HTTP = getattr(otel_context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None)
+    _LOADED = True
+    return True
 
 # Methods the HTTP conventions call "known"; any other is reported as _OTHER.
 _KNOWN_METHODS = frozenset(
@@ -147,6 +175,10 @@ class _Tracers:
     __slots__ = ("_fixed", "_follow", "_resolved")
 
     def __init__(self, provider: trace.TracerProvider | None) -> None:
+        if provider is not None:
+            import opentelemetry.trace  # noqa: F401  (a caller with a provider uses it)
+
+            _load_otel()
         self._follow = provider is None or isinstance(provider, trace.ProxyTracerProvider)
         self._fixed = None if provider is None or self._follow else _real_tracer(provider)
         # One tuple, replaced whole, so a thread never sees a provider with another's tracer.
@@ -155,6 +187,8 @@ class _Tracers:
     def current(self) -> trace.Tracer | None:
         if not self._follow:
             return self._fixed
+        if not _LOADED and not _load_otel():
+            return None
         provider = trace.get_tracer_provider()
         seen, tracer = self._resolved
         if provider is seen:
@@ -231,6 +265,8 @@ def _record_status(span: trace.Span, status: int) -> None:
 
 def _with_trace_headers(request: Request, context: otel_context.Context | None) -> Request:
     """``request`` carrying the trace context (the current one when ``context`` is None)."""
+    if context is None and "opentelemetry.context" not in sys.modules:
+        return request  # nothing in the process could have attached a context to send
     carrier: dict[str, str] = {}
     from opentelemetry import propagate  # deferred: its propagators cost `import eemw` 2 ms
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
-    "End to end, per call", "Stack overhead", "Import and cold start", "Scale", "Memory",
-    "earthengine-api through eemw, per request",
+    "End to end, per call", "Stack overhead", "Import and cold start", "Paging a big project",
+    "Scale", "Memory", "earthengine-api through eemw, per request",
 )
 
 

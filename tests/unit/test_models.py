@@ -10,9 +10,20 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from eemw import Notification, Operation, OperationMetadata, Stage, State, Status
-from eemw._models import parse_duration, parse_timestamp
+from eemw import (
+    InvalidNameError,
+    Notification,
+    Operation,
+    OperationMetadata,
+    OperationName,
+    Stage,
+    State,
+    Status,
+)
+from eemw._models import is_operation_name, lazy_operation, parse_duration, parse_timestamp
 
 NAME = "projects/demo/operations/ABC123"
 
@@ -456,3 +467,119 @@ class TestCopyAndPickle:
             again.response["a"] = 2
         with pytest.raises(TypeError):
             again.raw["name"] = "x"
+
+
+def wires() -> list[dict[str, Any]]:
+    """Wire operations of every shape a page may hold, tolerated ones included."""
+    done_ok = {**full_wire(), "done": True, "response": {"@type": "x", "uri": "gs://b/o"}}
+    failed = {**full_wire(), "done": True,
+              "error": {"code": 3, "message": "bad", "details": [{"reason": "R"}]}}
+    odd = {"name": NAME, "metadata": {"state": 7, "priority": "x", "stages": "no"},
+           "done": "yes", "error": [], "response": 5}
+    return [full_wire(), done_ok, failed, odd, {"name": NAME}, {"name": 12}, {}]
+
+
+class TestLazyOperation:
+    """Listed operations are built on first access; users see the same values."""
+
+    @pytest.mark.parametrize("wire", wires(), ids=range(len(wires())))
+    def test_same_value_as_from_wire(self, wire: dict[str, Any]) -> None:
+        eager = Operation.from_wire(copy.deepcopy(wire))
+        lazy = lazy_operation(copy.deepcopy(wire))
+        assert type(lazy) is Operation
+        for f in dataclasses.fields(Operation):
+            assert getattr(lazy, f.name) == getattr(eager, f.name), f.name
+        assert lazy == eager
+        assert hash(lazy) == hash(eager)
+        assert repr(lazy) == repr(eager)
+        assert lazy.state is eager.state
+
+    @pytest.mark.parametrize("wire", wires(), ids=range(len(wires())))
+    def test_equal_and_hashable_before_any_field_is_read(self, wire: dict[str, Any]) -> None:
+        assert lazy_operation(copy.deepcopy(wire)) == lazy_operation(copy.deepcopy(wire))
+        assert len({lazy_operation(copy.deepcopy(wire)), Operation.from_wire(wire)}) == 1
+
+    def test_typed_fields(self) -> None:
+        op = lazy_operation(wires()[2])
+        assert isinstance(op.metadata, OperationMetadata)
+        assert op.metadata.create_time == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+        assert op.error == Status(3, "bad", ({"reason": "R"},))
+        assert op.done and op.state is State.RUNNING  # the metadata says so, not the error
+
+    def test_a_field_is_built_once(self) -> None:
+        op = lazy_operation(full_wire())
+        assert op.metadata is op.metadata
+        assert op.raw is op.raw
+
+    @pytest.mark.parametrize("touch", [False, True], ids=["untouched", "touched"])
+    def test_frozen(self, touch: bool) -> None:
+        op = lazy_operation(full_wire())
+        if touch:
+            assert op.metadata.state is State.RUNNING
+        for f in dataclasses.fields(Operation):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(op, f.name, None)
+        with pytest.raises(TypeError):
+            op.raw["name"] = "x"  # type: ignore[index]
+        assert op.metadata.state is State.RUNNING
+
+    def test_raw_keeps_every_field(self) -> None:
+        op = lazy_operation(full_wire())
+        assert dict(op.raw) == full_wire()
+        assert op.metadata.raw["futureField"] == {"nested": True}
+
+    @pytest.mark.parametrize(
+        "clone", [lambda o: pickle.loads(pickle.dumps(o)), copy.deepcopy, copy.copy],
+        ids=["pickle", "deepcopy", "copy"],
+    )
+    def test_copies_are_equal_operations(self, clone: Any) -> None:
+        op = lazy_operation(wires()[1])
+        copied = clone(op)
+        assert copied == op == Operation.from_wire(wires()[1])
+        assert copied.response == {"@type": "x", "uri": "gs://b/o"}
+        assert dict(copied.raw) == dict(op.raw)
+
+    def test_replace_gives_a_changed_copy(self) -> None:
+        op = lazy_operation(full_wire())
+        done = dataclasses.replace(op, done=True)
+        assert done.done and not op.done
+        assert done.metadata == op.metadata
+
+    def test_constructed_operations_keep_what_they_are_given(self) -> None:
+        # A dict passed to the constructor is a value, never mistaken for wire data.
+        op = Operation(NAME, response={"metadata": {"state": "FAILED"}})
+        assert op.response == {"metadata": {"state": "FAILED"}}
+        assert op.metadata == OperationMetadata()
+
+
+class TestIsOperationName:
+    @pytest.mark.parametrize("text", [
+        NAME, "projects/my-proj.x:y/operations/a_b-C", "projects/1/operations/" + "a" * 256,
+        "projects/" + "p" * 128 + "/operations/x",
+    ])
+    def test_accepts_what_parse_accepts(self, text: str) -> None:
+        assert is_operation_name(text)
+        assert OperationName.parse(text).name == text
+
+    @pytest.mark.parametrize("text", [
+        "", "ABC123", "projects/demo/operations/", "projects//operations/x",
+        "projects/a..b/operations/x", "projects/demo/operations/a/b",
+        "projects/demo/operations/a%2F", "projects/demo/operations/a?x",
+        "projects/demo/operations/a#x", "projects/demo/operations/a b",
+        "projects/demo/operations/a\n", "projects/demo/operations/\u0661",
+        "projects/demo/operations/" + "a" * 257, "projects/" + "p" * 129 + "/operations/x",
+        "projects/-demo/operations/x", "/projects/demo/operations/x",
+    ])
+    def test_refuses_what_parse_refuses(self, text: str) -> None:
+        assert not is_operation_name(text)
+        with pytest.raises(InvalidNameError):
+            OperationName.parse(text)
+
+    @given(st.text(alphabet="projects/demo.-_:a%?#\\ \n\x00\u0661", max_size=40))
+    def test_agrees_with_parse_on_any_text(self, text: str) -> None:
+        try:
+            parsed = OperationName.parse(text)
+        except InvalidNameError:
+            assert not is_operation_name(text)
+        else:
+            assert is_operation_name(text) == (parsed.name == text)

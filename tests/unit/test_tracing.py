@@ -440,6 +440,8 @@ def test_spans_stay_with_their_own_call_across_threads(
 
 
 def test_a_traced_call_needs_only_the_opentelemetry_api() -> None:
+    # A process that never imports OpenTelemetry does not pay for it: nothing could have
+    # configured it. Once the application imports the API, calls use it, and only it.
     script = """
 import json, sys
 from google.auth.credentials import AnonymousCredentials
@@ -448,14 +450,20 @@ from eemw.testing import MockTransport, respond
 name = "projects/demo/operations/op-1"
 client = eemw.Client("demo", credentials=AnonymousCredentials(),
                      transport=MockTransport(lambda r: respond(r, json={"name": name})))
+def loaded():
+    return sorted(m for m in sys.modules if m.startswith("opentelemetry"))
 client.operations.get(name)
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("opentelemetry."))))
+before = loaded()
+import opentelemetry.trace
+client.operations.get(name)
+print(json.dumps([before, loaded()]))
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
-    modules = json.loads(run.stdout)
-    assert "opentelemetry.trace" in modules
-    assert [m for m in modules if m.startswith(("opentelemetry.sdk", "opentelemetry.instr"))] == []
+    before, after = json.loads(run.stdout)
+    assert before == []
+    assert "opentelemetry.trace" in after
+    assert [m for m in after if m.startswith(("opentelemetry.sdk", "opentelemetry.instr"))] == []
 
 
 def forbidden(*args: object) -> Any:
