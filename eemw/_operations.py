@@ -37,6 +37,7 @@ from ._validate import (
     states,
     types,
 )
+from ._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
 from .middleware.retry import RetryPolicy
 
 __all__ = ["ClientPort", "Operations"]
@@ -336,6 +337,31 @@ class Operations:
         return wait_many(
             self, names, timeout=timeout, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, on_update=on_update,
+        )
+
+    def watch(
+        self,
+        names: Iterable[NameLike] | None = None,
+        *,
+        filter: str | None = None,
+        state: State | str | Iterable[State | str] | None = None,
+        type: str | Iterable[str] | None = None,
+        poll_interval: float = DEFAULT_WATCH_INTERVAL,
+        until: float | None = None,
+    ) -> OperationWatch:
+        """A change stream: an :class:`~eemw.OperationChange` per state change seen.
+
+        Follows ``names``, or with ``names=None`` every operation of the client's project
+        (``filter`` is passed to the server; ``state`` and ``type`` select the changes
+        yielded by the state and type they lead to). Each round reads ``list`` pages and
+        gets only what the pages cannot show, every ``poll_interval`` seconds. The first
+        change of each operation has ``before=None``. Ends when every named operation is
+        done, after ``until`` seconds (on the client's clock; ``None``: never), or when
+        the caller stops iterating or calls ``close()``. See :class:`~eemw.OperationWatch`.
+        """
+        return OperationWatch(
+            self, names, filter=filter, state=state, type=type,
+            poll_interval=poll_interval, until=until,
         )
 
     @property
