@@ -32,7 +32,7 @@ from ._errors import (
     UsageError,
 )
 from ._http import Call
-from ._models import Operation, OperationName, collection_path
+from ._models import Operation, OperationName, collection_path, parse_timestamp
 from ._validate import DEFAULT_TIMEOUTS
 
 if TYPE_CHECKING:
@@ -292,12 +292,11 @@ class Watcher:
     ) -> bool:
         """Record one page's operations; True when the sweep has seen all it needs."""
         for raw in raws:
-            op = Operation.from_wire(raw)
-            created = op.metadata.create_time
+            created = _created(raw)
             self._order.note(created)
             if created is not None and (sweep.newest is None or created > sweep.newest):
                 sweep.newest = created
-            if self._saw(op, changes):
+            if self._saw(raw, changes):
                 sweep.wanted -= 1
             if not self.everything and sweep.wanted <= 0:
                 return True
@@ -328,17 +327,22 @@ class Watcher:
             return None, len(needed)
         return min(t for t in times if t is not None), len(needed)
 
-    def _saw(self, op: Operation, changes: list[OperationChange]) -> bool:
-        """Record ``op`` from a page; True when it is a watched operation not yet settled."""
-        tracked = self._tracked.get(op.name)
+    def _saw(self, raw: Any, changes: list[OperationChange]) -> bool:
+        """Record an operation from a page; True when it is watched and was not settled."""
+        name = raw.get("name") if isinstance(raw, dict) else None
+        tracked = self._tracked.get(name) if isinstance(name, str) else None
         if tracked is None:
-            if not self.everything:
-                return False
-            tracked = self._tracked[op.name] = _Tracked(OperationName.parse(op.name))
-        if tracked.seen == self._round:
-            return False  # shown twice by one sweep (pages shifted under it)
+            if not self.everything or not isinstance(name, str):
+                return False  # not followed: not even parsed
+            try:
+                parsed = OperationName.parse(name)
+            except UsageError:
+                return False  # a name no request could be made for
+            tracked = self._tracked[name] = _Tracked(parsed)
+        if tracked.seen == self._round or (tracked.settled and not self.everything):
+            return False  # shown twice by one sweep (pages shifted under it), or settled
         needed = not tracked.settled
-        self._record(tracked, op, changes)
+        self._record(tracked, Operation.from_wire(raw), changes)
         return needed
 
     def _record(self, tracked: _Tracked, op: Operation, changes: list[OperationChange]) -> None:
@@ -385,6 +389,11 @@ class Watcher:
                 continue
             failures = 0
             self._record(tracked, op, changes)
+
+
+def _created(raw: Any) -> datetime | None:
+    meta = raw.get("metadata") if isinstance(raw, dict) else None
+    return parse_timestamp(meta.get("createTime")) if isinstance(meta, dict) else None
 
 
 def _refused_filter(error: EemwError) -> bool:
