@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 
@@ -32,14 +33,8 @@ def test_named_operations_yield_each_state_change_and_end_when_done(
     for change in changes:
         if change.before is not None:
             assert change.before.state is not change.after.state
-    with pytest.raises(dataclass_frozen_error()):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         changes[0].after = changes[0].after  # type: ignore[misc]
-
-
-def dataclass_frozen_error() -> type[Exception]:
-    import dataclasses
-
-    return dataclasses.FrozenInstanceError
 
 
 def test_a_project_watch_sees_operations_appear_and_filters_by_state_and_type(
@@ -148,7 +143,7 @@ def test_a_type_filter_the_server_refuses_is_dropped_and_applied_here(
         return call_next(request)
 
     client = make_client(middleware=[eemw.Entry("no-filters", no_filters, "attempt",
-                                                before="check")])
+                                                after="check")])
     watch = client.operations.watch(type="EXPORT_IMAGE", until=1)
     assert [c.name for c in watch] == [kept]
     assert len(refused) == 1
