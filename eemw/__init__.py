@@ -70,6 +70,8 @@ if TYPE_CHECKING:
     from ._transport import RequestsTransport
     from ._validate import DEFAULT_TIMEOUTS
     from ._version import __version__
+    from ._watch import OperationChange
+    from ._watch_stream import OperationWatch
     from .middleware.auth import (
         CLOUD_PLATFORM_SCOPE,
         DEFAULT_SCOPES,
@@ -137,9 +139,11 @@ _EXPORTS: dict[str, str] = {
     "NotFoundError": "._errors",
     "Notification": "._models",
     "Operation": "._models",
+    "OperationChange": "._watch",
     "OperationFailedError": "._errors",
     "OperationMetadata": "._models",
     "OperationName": "._models",
+    "OperationWatch": "._watch_stream",
     "Operations": "._operations",
     "OutOfRangeError": "._errors",
     "PermissionDeniedError": "._errors",
@@ -246,9 +250,11 @@ __all__ = [
     "NotFoundError",
     "Notification",
     "Operation",
+    "OperationChange",
     "OperationFailedError",
     "OperationMetadata",
     "OperationName",
+    "OperationWatch",
     "Operations",
     "OutOfRangeError",
     "PermissionDeniedError",
