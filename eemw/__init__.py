@@ -67,10 +67,11 @@ if TYPE_CHECKING:
         PluginSettings,
         installed_plugins,
     )
+    from ._queue_metrics import QueueMetrics
     from ._transport import RequestsTransport
     from ._validate import DEFAULT_TIMEOUTS
     from ._version import __version__
-    from ._watch import OperationChange
+    from ._watch_model import OperationChange
     from ._watch_stream import OperationWatch
     from .middleware.auth import (
         CLOUD_PLATFORM_SCOPE,
@@ -139,7 +140,7 @@ _EXPORTS: dict[str, str] = {
     "NotFoundError": "._errors",
     "Notification": "._models",
     "Operation": "._models",
-    "OperationChange": "._watch",
+    "OperationChange": "._watch_model",
     "OperationFailedError": "._errors",
     "OperationMetadata": "._models",
     "OperationName": "._models",
@@ -156,6 +157,7 @@ _EXPORTS: dict[str, str] = {
     "REQUIRED_SCOPES": ".middleware.auth",
     "RETRY_POLICY": ".middleware.retry",
     "RPC_CODES": "._errors",
+    "QueueMetrics": "._queue_metrics",
     "ReadError": "._errors",
     "Request": "._http",
     "RequestsTransport": "._transport",
@@ -264,6 +266,7 @@ __all__ = [
     "PluginInfo",
     "PluginSettingError",
     "PluginSettings",
+    "QueueMetrics",
     "ReadError",
     "Request",
     "RequestsTransport",

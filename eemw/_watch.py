@@ -34,11 +34,12 @@ from ._errors import (
 from ._http import Call
 from ._models import Operation, OperationName, collection_path, parse_timestamp
 from ._validate import DEFAULT_TIMEOUTS
+from ._watch_model import ListingOrder, OperationChange, Tracked, WatchStats
 
 if TYPE_CHECKING:
     from ._operations import Operations
 
-__all__ = ["PAGE_SIZE", "OperationChange", "Watcher", "definitive"]
+__all__ = ["PAGE_SIZE", "Watcher", "definitive"]
 
 PAGE_SIZE = 1000
 """Operations asked for per ``list`` page: the service's maximum."""
@@ -62,73 +63,6 @@ def definitive(error: EemwError) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class OperationChange:
-    """One change a watch saw: the operation ``before`` it and ``after`` it.
-
-    ``before`` is ``None`` the first time the watch sees the operation. Both are states a
-    server response carried; nothing in between is invented.
-    """
-
-    before: Operation | None
-    after: Operation
-
-    @property
-    def name(self) -> str:
-        return self.after.name
-
-    @property
-    def state_changed(self) -> bool:
-        """True when the state differs from ``before`` (always, on a first sighting)."""
-        return self.before is None or self.before.state is not self.after.state
-
-
-class _Tracked:
-    """What the watcher knows of one operation (mutable; only its watcher touches it)."""
-
-    __slots__ = ("error", "final", "name", "operation", "seen")
-
-    def __init__(self, name: OperationName, operation: Operation | None = None) -> None:
-        self.name = name
-        self.operation = operation
-        self.error: EemwError | None = None
-        self.final = False  # the server refused it definitively: never asked for again
-        self.seen = 0  # the last round that saw it
-
-    @property
-    def settled(self) -> bool:
-        return self.final or (self.operation is not None and self.operation.done)
-
-    @property
-    def created(self) -> datetime | None:
-        return None if self.operation is None else self.operation.metadata.create_time
-
-
-class _Order:
-    """What the listing's create times have shown so far: newest first, or not."""
-
-    __slots__ = ("broken", "descended", "last")
-
-    def __init__(self) -> None:
-        self.descended = False
-        self.broken = False
-        self.last: datetime | None = None
-
-    def note(self, created: datetime | None) -> None:
-        if created is None:
-            return
-        if self.last is not None:
-            if created > self.last:
-                self.broken = True
-            elif created < self.last:
-                self.descended = True
-        self.last = created
-
-    @property
-    def newest_first(self) -> bool:
-        return self.descended and not self.broken
-
-
 @dataclass(slots=True)
 class _Sweep:
     """One sweep's progress: where it may stop, what it still needs, what it read."""
@@ -137,15 +71,7 @@ class _Sweep:
     wanted: int
     pages: int = 0
     newest: datetime | None = None
-
-
-@dataclass(slots=True)
-class WatchStats:
-    """Requests a watcher sent: ``pages`` of ``list`` and fallback ``gets``, over ``rounds``."""
-
-    rounds: int = 0
-    pages: int = 0
-    gets: int = 0
+    cut: bool = False  # stopped early on the cutoff
 
 
 class Watcher:
@@ -177,14 +103,16 @@ class Watcher:
         self.project = project or _main_project(names or ())
         if self.project is not None:
             collection_path(self.project, self._client.api_version)  # validates it
-        self._tracked = {n.name: _Tracked(n) for n in names or ()}
+        self._tracked = {n.name: Tracked(n) for n in names or ()}
         self._filter = server_filter
         self._optional_filter = optional_filter
-        self._order = _Order()
+        self._order = ListingOrder()
         self._listable = self.project is not None
         self._pages_needed = 1
         self._head: datetime | None = None  # the newest create time the last sweep saw
         self._round = 0
+        self._cut = False
+        self._verify = False
         self.stats = WatchStats()
 
     # -- what it knows ------------------------------------------------------------------------
@@ -224,6 +152,9 @@ class Watcher:
             complete, error = self._sweep(deadline, changes)
         unseen = [t for t in self._tracked.values()
                   if not t.settled and t.seen != self._round]
+        # A sweep cut short on create times that then missed an operation may have trusted
+        # an order that only looked newest first: the next sweep reads on to check it.
+        self._verify = self._cut and any(t.name.project == self.project for t in unseen)
         if error is not None:
             for tracked in unseen:
                 tracked.error = error
@@ -253,7 +184,9 @@ class Watcher:
         query = {"pageSize": str(PAGE_SIZE)}
         if self._filter:
             query["filter"] = self._filter
-        sweep = _Sweep(*self._cutoff())
+        cutoff, wanted = self._cutoff()
+        sweep = _Sweep(None if self._verify else cutoff, wanted)
+        self._cut = False
         self._order.last = None
         tokens: list[str] = []
         while True:
@@ -296,17 +229,19 @@ class Watcher:
             self._order.note(created)
             if created is not None and (sweep.newest is None or created > sweep.newest):
                 sweep.newest = created
+            if (sweep.cutoff is not None and created is not None and created < sweep.cutoff
+                    and self._order.newest_first):
+                sweep.cut = True
+                return True  # newest first: everything from here on is older still
             if self._saw(raw, changes):
                 sweep.wanted -= 1
             if not self.everything and sweep.wanted <= 0:
                 return True
-            if (sweep.cutoff is not None and created is not None and created < sweep.cutoff
-                    and self._order.newest_first):
-                return True  # newest first: everything after this is older still
         return False
 
     def _swept(self, sweep: _Sweep) -> tuple[bool, None]:
         self._pages_needed = sweep.pages
+        self._cut = sweep.cut
         if sweep.newest is not None and (self._head is None or sweep.newest > self._head):
             self._head = sweep.newest
         if self.everything:
@@ -338,14 +273,14 @@ class Watcher:
                 parsed = OperationName.parse(name)
             except UsageError:
                 return False  # a name no request could be made for
-            tracked = self._tracked[name] = _Tracked(parsed)
+            tracked = self._tracked[name] = Tracked(parsed)
         if tracked.seen == self._round or (tracked.settled and not self.everything):
             return False  # shown twice by one sweep (pages shifted under it), or settled
         needed = not tracked.settled
         self._record(tracked, Operation.from_wire(raw), changes)
         return needed
 
-    def _record(self, tracked: _Tracked, op: Operation, changes: list[OperationChange]) -> None:
+    def _record(self, tracked: Tracked, op: Operation, changes: list[OperationChange]) -> None:
         tracked.seen = self._round
         tracked.error = None
         before = tracked.operation
@@ -366,7 +301,7 @@ class Watcher:
             del self._tracked[name]
 
     def _fallback(
-        self, unseen: list[_Tracked], deadline: float, changes: list[OperationChange]
+        self, unseen: list[Tracked], deadline: float, changes: list[OperationChange]
     ) -> None:
         """A get for each operation no page showed this round."""
         failures = 0

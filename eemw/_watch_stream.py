@@ -27,7 +27,8 @@ from ._validate import (
     states,
     types,
 )
-from ._watch import OperationChange, Watcher, WatchStats
+from ._watch import Watcher
+from ._watch_model import OperationChange, WatchStats
 
 if TYPE_CHECKING:
     from ._operations import Operations

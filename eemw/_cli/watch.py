@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._models import Operation, OperationName, State
-from .._watch import OperationChange
+from .._watch_model import OperationChange
 from .._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from .output import Output, clean, operation_record, state_text
