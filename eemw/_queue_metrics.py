@@ -63,10 +63,10 @@ class QueueMetrics:
       ``window`` seconds, by ``eemw.operation.type`` (ones already FAILED when the
       metrics started are not counted).
 
-    Call :meth:`refresh` for one round now, or :meth:`start` to refresh every
-    ``poll_interval`` seconds on a daemon thread until :meth:`close` (or the end of a
-    ``with`` block). A round that fails is logged and the gauges keep the last snapshot:
-    they never report a state no response carried.
+    Call :meth:`refresh` for one round now, or :meth:`start` for a first round now and
+    then one every ``poll_interval`` seconds on a daemon thread until :meth:`close` (or
+    the end of a ``with`` block). A background round that fails is logged and the gauges
+    keep the last snapshot: they never report a state no response carried.
     """
 
     def __init__(
@@ -138,15 +138,20 @@ class QueueMetrics:
             self._snapshot = snapshot
 
     def start(self) -> QueueMetrics:
-        """Refresh every ``poll_interval`` seconds on a daemon thread until :meth:`close`."""
+        """Refresh every ``poll_interval`` seconds on a daemon thread until :meth:`close`.
+
+        The first round runs in the caller's thread, so a project the credentials cannot
+        list fails here, at start-up, instead of in a log line later.
+        """
         if self._thread is None:
+            self.refresh()
             self._thread = threading.Thread(target=self._run, name="eemw-queue-metrics",
                                             daemon=True)
             self._thread.start()
         return self
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.wait(self._interval):
             try:
                 self.refresh()
             except EemwError as error:
@@ -154,7 +159,6 @@ class QueueMetrics:
                                "last snapshot: %s", self.project, error)
             except Exception:
                 logger.exception("queue metrics for projects/%s: round failed", self.project)
-            self._stop.wait(self._interval)
 
     def close(self) -> None:
         """Stop the background refreshes (if started) and wait for the thread to end."""
