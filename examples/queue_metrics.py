@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
 import eemw
 from eemw.emulator import Emulator
@@ -34,8 +34,10 @@ def show(reader: InMemoryMetricReader, when: str) -> None:
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
                 for point in metric.data.data_points:
+                    if not isinstance(point, NumberDataPoint):
+                        continue  # gauges only have number points
                     labels = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}"
-                                       for k, v in sorted(point.attributes.items())
+                                       for k, v in sorted((point.attributes or {}).items())
                                        if k != "eemw.project")
                     print(f"{metric.name}{{{labels}}} = {point.value:g}")
 
