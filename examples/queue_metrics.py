@@ -36,7 +36,7 @@ def show(reader: InMemoryMetricReader, when: str) -> None:
                 for point in metric.data.data_points:
                     if not isinstance(point, NumberDataPoint):
                         continue  # gauges only have number points
-                    labels = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}"
+                    labels = ", ".join(f"{k.rsplit('.', 1)[-1]}={v!s}"
                                        for k, v in sorted((point.attributes or {}).items())
                                        if k != "eemw.project")
                     print(f"{metric.name}{{{labels}}} = {point.value:g}")
