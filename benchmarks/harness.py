@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _e2e, _memory, _overhead, _scale, _startup
+from . import _e2e, _memory, _overhead, _scale, _startup, _watch
 from ._config import FULL, SMOKE, Config
 from ._measure import Section, Table, Target
 from ._peers import versions
 
-SECTIONS = ("e2e", "overhead", "startup", "scale", "memory")
+SECTIONS = ("e2e", "overhead", "startup", "scale", "memory", "watch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +56,7 @@ class Run:
         self.import_ratio: float | None = None
         self.scale: dict[str, Any] = {}
         self.memory_growth: float | None = None
+        self.watch: dict[int, Any] = {}
 
     def all(self) -> None:
         self._section("e2e", self._e2e)
@@ -63,6 +64,7 @@ class Run:
         self._section("startup", self._startup)
         self._section("scale", self._scale)
         self._section("memory", self._memory)
+        self._section("watch", self._watch)
 
     def _section(self, key: str, body: Callable[[], Section]) -> None:
         if key not in self.chosen:
@@ -96,8 +98,12 @@ class Run:
         section, self.memory_growth = _memory.run(self.cfg)
         return section
 
+    def _watch(self) -> Section:
+        section, self.watch = _watch.run(self.cfg)
+        return section
+
     def targets(self) -> list[Target]:
-        found = [*self._call_targets()]
+        found = [*self._call_targets(), *_watch.targets(self.watch)]
         r = self.import_ratio
         found.append(Target("`import eemw; eemw.Client`", "≤ 1.1x its 4 dependencies",
                             f"{r:.2f}x" if r else "—", None if r is None else r <= 1.1))
