@@ -277,7 +277,12 @@ class Watcher:
         if tracked.seen == self._round or (tracked.settled and not self.everything):
             return False  # shown twice by one sweep (pages shifted under it), or settled
         needed = not tracked.settled
-        self._record(tracked, Operation.from_wire(raw), changes)
+        last = tracked.operation
+        if last is not None and (last.done or last.raw == raw):
+            # Nothing new (or nothing that may change): skip parsing it again.
+            tracked.seen, tracked.error = self._round, None
+        else:
+            self._record(tracked, Operation.from_wire(raw), changes)
         return needed
 
     def _record(self, tracked: Tracked, op: Operation, changes: list[OperationChange]) -> None:
