@@ -325,14 +325,17 @@ class Operations:
     ) -> builtins.list[WaitResult]:
         """Wait for several operations with one polling schedule, in the calling thread.
 
-        Each round gets every operation not yet settled, then backs off (``poll_interval``
-        doubling up to ``max_poll_interval``), never past ``timeout``. Returns one
-        :class:`WaitResult` per name, in order, and raises nothing for what happens to one
-        operation: a FAILED one is ``done`` with ``operation.failed``; one the server
+        Each round reads the project's ``list`` pages (1,000 operations a request) until it
+        has seen every operation not yet settled, and gets only those no page showed (on
+        another project, deleted, behind a failed page); then it backs off
+        (``poll_interval`` doubling up to ``max_poll_interval``), never past ``timeout``.
+        Returns one :class:`WaitResult` per name, in order, and raises nothing for what
+        happens to one operation: a FAILED one is ``done`` with ``operation.failed``; one the server
         refuses definitively (not found, permission denied) carries that ``error`` and is
         not asked for again; a transient failure is recorded and retried next round; and
         at the timeout the rest keep the last state seen (``operation`` is ``None`` if
-        none was). ``on_update`` sees every state fetched.
+        none was). One request reaching its own deadline is transient too: only
+        ``timeout`` ends the wait. ``on_update`` sees each operation whenever it changed.
         """
         return wait_many(
             self, names, timeout=timeout, poll_interval=poll_interval,
