@@ -119,7 +119,7 @@ class OperationWatch(Iterator[OperationChange]):
 
     def _changes(self) -> Generator[OperationChange, None, None]:
         watcher, clock = self._watcher, self._clock
-        while not self._stop.is_set():
+        while not self._stop.is_set() and clock() < self._deadline:
             for change in watcher.poll(self._deadline):
                 if self._keep(change.after) and (self._every or change.state_changed):
                     yield change

@@ -147,3 +147,27 @@ def test_a_type_filter_the_server_refuses_is_dropped_and_applied_here(
     watch = client.operations.watch(type="EXPORT_IMAGE", until=1)
     assert [c.name for c in watch] == [kept]
     assert len(refused) == 1
+
+
+def test_a_project_watch_forgets_an_operation_deleted_between_sweeps(
+    emu: Emulator, make_client: ClientFactory
+) -> None:
+    kept = emu.add_operation("demo", state="RUNNING", start_after=0.0, duration=40.0)
+    gone = emu.add_operation("demo", state="RUNNING", start_after=0.0, duration=1e6)
+    admin = make_client()
+
+    def between_rounds(now: float) -> None:
+        if emu.operation(gone) is not None:
+            admin.operations.delete(gone)
+
+    client = make_client(on_sleep=between_rounds)
+    watch = client.operations.watch(poll_interval=10, until=60)
+    changes = list(watch)
+    assert [(c.name, c.after.state) for c in changes] == [
+        (kept, eemw.State.RUNNING), (gone, eemw.State.RUNNING), (kept, eemw.State.SUCCEEDED),
+    ]
+    # One get found it gone; later rounds never asked for it again.
+    gets = [r for r in emu.requests if r.method == "GET" and r.path.endswith(gone[-24:])]
+    assert len(gets) == 1
+    assert watch.stats.gets == 1
+    assert watch.stats.pages == watch.stats.rounds
