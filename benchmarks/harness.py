@@ -14,13 +14,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _e2e, _earthengine, _fleet, _memory, _overhead, _paging, _scale, _startup
+from . import (
+    _e2e,
+    _earthengine,
+    _fleet,
+    _memory,
+    _overhead,
+    _paging,
+    _scale,
+    _startup,
+    _watch,
+)
 from ._config import FULL, SMOKE, Config
 from ._measure import Section, Table, Target
 from ._peers import versions
 
 SECTIONS = (
     "e2e", "overhead", "startup", "paging", "scale", "memory", "earthengine", "fleet",
+    "watch",
 )
 
 
@@ -62,6 +73,7 @@ class Run:
         self.memory_growth: float | None = None
         self.earthengine: dict[str, Any] = {}
         self.fleet: dict[str, Any] = {}
+        self.watch: dict[int, Any] = {}
 
     def all(self) -> None:
         self._section("e2e", self._e2e)
@@ -72,6 +84,7 @@ class Run:
         self._section("memory", self._memory)
         self._section("earthengine", self._earthengine)
         self._section("fleet", self._fleet)
+        self._section("watch", self._watch)
 
     def _section(self, key: str, body: Callable[[], Section]) -> None:
         if key not in self.chosen:
@@ -118,8 +131,12 @@ class Run:
         section, self.fleet = _fleet.run(self.cfg)
         return section
 
+    def _watch(self) -> Section:
+        section, self.watch = _watch.run(self.cfg)
+        return section
+
     def targets(self) -> list[Target]:
-        found = [*self._call_targets()]
+        found = [*self._call_targets(), *_watch.targets(self.watch)]
         r = self.import_ratio
         found.append(Target("`import eemw; eemw.Client`", "≤ 1.1x its 4 dependencies",
                             f"{r:.2f}x" if r else "—", None if r is None else r <= 1.1))

@@ -68,9 +68,12 @@ if TYPE_CHECKING:
         PluginSettings,
         installed_plugins,
     )
+    from ._queue_metrics import QueueMetrics
     from ._transport import RequestsTransport
     from ._validate import DEFAULT_TIMEOUTS
     from ._version import __version__
+    from ._watch_model import OperationChange
+    from ._watch_stream import OperationWatch
     from .middleware.auth import (
         CLOUD_PLATFORM_SCOPE,
         DEFAULT_SCOPES,
@@ -140,9 +143,11 @@ _EXPORTS: dict[str, str] = {
     "NotFoundError": "._errors",
     "Notification": "._models",
     "Operation": "._models",
+    "OperationChange": "._watch_model",
     "OperationFailedError": "._errors",
     "OperationMetadata": "._models",
     "OperationName": "._models",
+    "OperationWatch": "._watch_stream",
     "Operations": "._operations",
     "OutOfRangeError": "._errors",
     "PermissionDeniedError": "._errors",
@@ -155,6 +160,7 @@ _EXPORTS: dict[str, str] = {
     "REQUIRED_SCOPES": ".middleware.auth",
     "RETRY_POLICY": ".middleware.retry",
     "RPC_CODES": "._errors",
+    "QueueMetrics": "._queue_metrics",
     "ReadError": "._errors",
     "Request": "._http",
     "RequestsTransport": "._transport",
@@ -251,9 +257,11 @@ __all__ = [
     "NotFoundError",
     "Notification",
     "Operation",
+    "OperationChange",
     "OperationFailedError",
     "OperationMetadata",
     "OperationName",
+    "OperationWatch",
     "Operations",
     "OutOfRangeError",
     "PermissionDeniedError",
@@ -263,6 +271,7 @@ __all__ = [
     "PluginInfo",
     "PluginSettingError",
     "PluginSettings",
+    "QueueMetrics",
     "ReadError",
     "Request",
     "RequestsTransport",

@@ -12,14 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ._errors import (
-    ApiError,
-    DeadlineExceededError,
-    EemwError,
-    FailedPreconditionError,
-    NotFoundError,
-    UsageError,
-)
+from ._errors import EemwError, FailedPreconditionError, NotFoundError, UsageError
 from ._models import Operation, OperationName
 from ._validate import (
     DEFAULT_TIMEOUTS,
@@ -29,6 +22,7 @@ from ._validate import (
     is_int,
     operation_names,
 )
+from ._watch import Watcher
 
 if TYPE_CHECKING:
     from ._operations import Operations
@@ -141,71 +135,21 @@ def wait_many(
     max_poll_interval: float,
     on_update: Callable[[Operation], object] | None,
 ) -> list[WaitResult]:
-    """See :meth:`Operations.wait_many`."""
+    """See :meth:`Operations.wait_many`; the rounds are a :class:`~eemw._watch.Watcher`'s."""
     client = ops.client
     targets = operation_names(names, client.project)
     seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
     check_poll(poll_interval, max_poll_interval)
     deadline = client.clock() + seconds
-    states = {t.name: _Waiting() for t in targets}
+    watcher = Watcher(ops, list(dict.fromkeys(targets)))
     delay = poll_interval
-    while _poll_round(ops, states, deadline, on_update):
+    while True:
+        for change in watcher.poll(deadline):
+            if on_update is not None:
+                on_update(change.after)
         left = deadline - client.clock()
-        if left <= 0:
+        if watcher.finished or left <= 0:
             break
         client.sleep(min(delay, left))
         delay = min(delay * 2, max_poll_interval)
-    return [states[t.name].result(t.name) for t in targets]
-
-
-def _poll_round(
-    ops: Operations,
-    states: dict[str, _Waiting],
-    deadline: float,
-    on_update: Callable[[Operation], object] | None,
-) -> bool:
-    """Get every unsettled operation once; False when none is left or time ran out."""
-    clock = ops.client.clock
-    for name, state in states.items():
-        if state.settled:
-            continue
-        left = deadline - clock()
-        if left <= 0:
-            return False
-        try:
-            state.operation = ops.get(name, timeout=min(left, DEFAULT_TIMEOUTS["get"]))
-            state.error = None
-        except DeadlineExceededError:
-            return False
-        except EemwError as error:
-            state.error = error
-            state.final = _definitive(error)
-            continue
-        if on_update is not None:
-            on_update(state.operation)
-    return any(not s.settled for s in states.values())
-
-
-class _Waiting:
-    """Mutable per-operation bookkeeping inside one ``wait_many`` call (never shared)."""
-
-    __slots__ = ("error", "final", "operation")
-
-    def __init__(self) -> None:
-        self.operation: Operation | None = None
-        self.error: EemwError | None = None
-        self.final = False
-
-    @property
-    def settled(self) -> bool:
-        return self.final or (self.operation is not None and self.operation.done)
-
-    def result(self, name: str) -> WaitResult:
-        return WaitResult(name, self.operation, self.error)
-
-
-def _definitive(error: EemwError) -> bool:
-    # Asking again will not change a 4xx other than throttling or an expired token.
-    return isinstance(error, ApiError) and 400 <= error.http_status < 500 and (
-        error.http_status not in (401, 408, 429)
-    )
+    return [WaitResult(t.name, watcher.operation(t.name), watcher.error(t.name)) for t in targets]

@@ -36,6 +36,7 @@ from ._validate import (
     states,
     types,
 )
+from ._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
 from .middleware.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -309,20 +310,48 @@ class Operations:
     ) -> builtins.list[WaitResult]:
         """Wait for several operations with one polling schedule, in the calling thread.
 
-        Each round gets every operation not yet settled, then backs off (``poll_interval``
-        doubling up to ``max_poll_interval``), never past ``timeout``. Returns one
-        :class:`WaitResult` per name, in order, and raises nothing for what happens to one
-        operation: a FAILED one is ``done`` with ``operation.failed``; one the server
+        Each round reads the project's ``list`` pages (1,000 operations a request) until it
+        has seen every operation not yet settled, and gets only those no page showed (on
+        another project, deleted, behind a failed page); then it backs off
+        (``poll_interval`` doubling up to ``max_poll_interval``), never past ``timeout``.
+        Returns one :class:`WaitResult` per name, in order, and raises nothing for what
+        happens to one operation: a FAILED one is ``done`` with ``operation.failed``; one the server
         refuses definitively (not found, permission denied) carries that ``error`` and is
         not asked for again; a transient failure is recorded and retried next round; and
         at the timeout the rest keep the last state seen (``operation`` is ``None`` if
-        none was). ``on_update`` sees every state fetched.
+        none was). One request reaching its own deadline is transient too: only
+        ``timeout`` ends the wait. ``on_update`` sees each operation whenever it changed.
         """
         from ._bulk import wait_many
 
         return wait_many(
             self, names, timeout=timeout, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, on_update=on_update,
+        )
+
+    def watch(
+        self,
+        names: Iterable[NameLike] | None = None,
+        *,
+        filter: str | None = None,
+        state: State | str | Iterable[State | str] | None = None,
+        type: str | Iterable[str] | None = None,
+        poll_interval: float = DEFAULT_WATCH_INTERVAL,
+        until: float | None = None,
+    ) -> OperationWatch:
+        """A change stream: an :class:`~eemw.OperationChange` per state change seen.
+
+        Follows ``names``, or with ``names=None`` every operation of the client's project
+        (``filter`` is passed to the server; ``state`` and ``type`` select the changes
+        yielded by the state and type they lead to). Each round reads ``list`` pages and
+        gets only what the pages cannot show, every ``poll_interval`` seconds. The first
+        change of each operation has ``before=None``. Ends when every named operation is
+        done, after ``until`` seconds (on the client's clock; ``None``: never), or when
+        the caller stops iterating or calls ``close()``. See :class:`~eemw.OperationWatch`.
+        """
+        return OperationWatch(
+            self, names, filter=filter, state=state, type=type,
+            poll_interval=poll_interval, until=until,
         )
 
     @property

@@ -6,6 +6,7 @@
     eemw [global options] operations list [--state S,…] [--type T,…] [--limit N] [--filter F]
     eemw [global options] operations cancel NAME|ID… | --all [--state …] [--dry-run] [--yes]
     eemw [global options] operations wait NAME|ID… [--timeout S]
+    eemw [global options] operations watch [NAME|ID…] [--state S,…] [--type T,…] [--until S]
     eemw [global options] operations delete NAME|ID
     eemw [global options] stack | plugins
     eemw emulator [--port P] [--seed-operations N] [--frozen-clock] [--quota-qps R] …
@@ -129,7 +130,7 @@ def _global_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``eemw`` argument parser (exposed for documentation and tests)."""
-    from ._cli import commands
+    from ._cli import commands, watch
     from .emulator._cli import add_arguments as add_emulator_arguments
 
     common = _global_options()
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give up after this many seconds (default %(default)g)")
     p.add_argument("--poll-interval", type=_seconds, default=1.0, help=_S)
     p.set_defaults(handler=commands.wait)
+
+    watch.add_parser(verbs, common, _seconds)
 
     p = verbs.add_parser("delete", parents=[common], help="delete an operation's record")
     p.add_argument("name", metavar="NAME|ID")
