@@ -43,16 +43,21 @@ CancelOutcome = Literal["cancelled", "already_done", "not_found", "error"]
 
 @dataclass(frozen=True, slots=True)
 class CancelResult:
-    """The outcome of one cancel in :meth:`Operations.cancel_many`.
+    """The outcome of one cancel (:meth:`Operations.cancel` and ``cancel_many``).
 
     ``outcome`` is ``"cancelled"`` (the server accepted the cancel), ``"already_done"``,
     ``"not_found"`` or ``"error"``; ``error`` is the error for all but the first (an
-    :class:`~eemw.EemwError`, or whatever a caller's own stage raised).
+    :class:`~eemw.EemwError`, or whatever a caller's own stage raised; a cancel that
+    ``cancel_many``'s ``timeout`` left no time for is ``"error"`` with a
+    :class:`~eemw.DeadlineExceededError` and was never sent). ``reconciled`` is True for a
+    ``"cancelled"`` outcome established by looking at the operation after the server
+    refused a re-sent cancel whose first answer was lost (it is CANCELLING or CANCELLED).
     """
 
     name: str
     outcome: CancelOutcome
     error: Exception | None = None
+    reconciled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -87,14 +92,16 @@ def cancel_many(
     retry: RetryPolicy | None,
     on_result: Callable[[CancelResult], object] | None,
 ) -> list[CancelResult]:
-    """See :meth:`Operations.cancel_many`."""
-    targets = operation_names(names, ops.client.project)
+    """See :meth:`Operations.cancel_many`. ``timeout`` is the whole call's deadline."""
+    client = ops.client
+    targets = operation_names(names, client.project)
     if not is_int(max_workers) or max_workers < 1:
         raise UsageError("max_workers must be a positive integer")
-    check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
+    seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
+    deadline = client.clock() + seconds
 
     def one(name: OperationName) -> CancelResult:
-        result = _cancel_result(ops, name, timeout, retry)
+        result = _cancel_result(ops, name, deadline, seconds, retry)
         if on_result is not None:
             try:
                 on_result(result)
@@ -118,10 +125,23 @@ def cancel_many(
 
 
 def _cancel_result(
-    ops: Operations, name: OperationName, timeout: float | None, retry: RetryPolicy | None
+    ops: Operations,
+    name: OperationName,
+    deadline: float,
+    seconds: float,
+    retry: RetryPolicy | None,
 ) -> CancelResult:
+    # Each cancel gets what is left of the whole call's deadline, so the last of a long
+    # queue cannot start a fresh timeout of its own.
+    left = deadline - ops.client.clock()
+    if left <= 0:
+        return CancelResult(name.name, "error", DeadlineExceededError(
+            f"operations.cancel_many: the whole call's timeout of {seconds:g}s passed "
+            f"before {name} could be sent; it was not cancelled",
+            timeout=seconds,
+        ))
     try:
-        ops.cancel(name, timeout=timeout, retry=retry)
+        return ops.cancel(name, timeout=left, retry=retry)
     except FailedPreconditionError as error:
         return CancelResult(name.name, "already_done", error)
     except NotFoundError as error:
@@ -129,7 +149,6 @@ def _cancel_result(
     except Exception as error:
         # Even a bug in a caller's own stage must not cost the other names their results.
         return CancelResult(name.name, "error", error)
-    return CancelResult(name.name, "cancelled", None)
 
 
 def wait_many(

@@ -7,6 +7,15 @@ methods here for discoverability; their machinery lives in :mod:`eemw._bulk`.
 
 The resource depends on the client only through :class:`ClientPort`, so it never reaches
 into a client's private state.
+
+Cancel and delete survive lost answers. When an earlier attempt of the call may have
+reached the server (``maybe_applied`` on the error: a dropped connection, a read timeout,
+a 500/502/504) and the retry is answered "already done" (cancel: ``FAILED_PRECONDITION``)
+or "not found" (delete: a ``NOT_FOUND`` error envelope), the answer may be about the
+lost attempt's own effect. cancel then looks once (``get``): an operation now CANCELLING
+or CANCELLED was cancelled, and the call succeeds with ``reconciled=True``; delete
+succeeds with ``reconciled=True`` at once (the record is gone, which is what was asked).
+Without such an earlier attempt, those answers stay errors.
 """
 
 from __future__ import annotations
@@ -14,13 +23,20 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._bulk import CancelResult, WaitResult, cancel_many, wait_many
 from ._errors import (
+    ApiError,
     DeadlineExceededError,
+    EemwError,
+    FailedPreconditionError,
     MalformedResponseError,
+    NotFoundError,
     OperationFailedError,
+    RetryExhaustedError,
+    TransportError,
     UnimplementedError,
     UsageError,
 )
@@ -39,10 +55,23 @@ from ._validate import (
 )
 from .middleware.retry import RetryPolicy
 
-__all__ = ["ClientPort", "Operations"]
+__all__ = ["ClientPort", "DeleteResult", "Operations"]
 
 _MAX_SERVER_WAIT = 60.0
 _MIN_SERVER_WAIT = 0.5
+_CANCELLED_OR_CANCELLING = frozenset({State.CANCELLING, State.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """What :meth:`Operations.delete` did: the record of ``name`` is gone.
+
+    ``reconciled`` is True when the server's answer was "not found" after an earlier
+    attempt that may have been applied (its answer was lost): the delete is taken as done.
+    """
+
+    name: str
+    reconciled: bool = False
 
 
 class ClientPort(Protocol):
@@ -107,18 +136,47 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Ask the server to cancel ``name``. Best effort: it may still finish.
+    ) -> CancelResult:
+        """Ask the server to cancel ``name``; returns a :class:`CancelResult` (``outcome``
+        ``"cancelled"``). Best effort: the operation may still finish, and the server
+        cancels asynchronously (CANCELLING, then CANCELLED).
 
         Cancelling an operation that is already done raises
-        :class:`~eemw.FailedPreconditionError`.
+        :class:`~eemw.FailedPreconditionError`, unless an earlier attempt of this call
+        may have been applied and a ``get`` shows the operation CANCELLING or CANCELLED:
+        then the result has ``reconciled=True``. ``timeout`` covers that ``get`` too.
         """
         op = self.name(name)
-        self._client.send(
-            self._call("cancel", op), "POST", op.path(self._client.api_version) + ":cancel",
-            timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-            trace_attributes=trace_attributes,
-        )
+        client = self._client
+        seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
+        deadline = client.clock() + seconds
+        try:
+            client.send(
+                self._call("cancel", op), "POST", op.path(client.api_version) + ":cancel",
+                timeout=seconds, retry=retry, idempotency_key=idempotency_key,
+                trace_attributes=trace_attributes,
+            )
+        except FailedPreconditionError as error:
+            if not (error.maybe_applied and self._now_cancelled(op, deadline, retry)):
+                raise
+            return CancelResult(op.name, "cancelled", None, reconciled=True)
+        return CancelResult(op.name, "cancelled")
+
+    def _now_cancelled(
+        self,
+        op: OperationName,
+        deadline: float,
+        retry: RetryPolicy | None,
+    ) -> bool:
+        """One look at ``op`` after a refused re-sent cancel: is it cancelled (or going)?"""
+        left = deadline - self._client.clock()
+        if left <= 0:
+            return False
+        try:
+            current = self.get(op, timeout=left, retry=retry)
+        except EemwError:
+            return False  # the refusal stands; the failed look is its __context__
+        return current.state in _CANCELLED_OR_CANCELLING
 
     def delete(
         self,
@@ -128,14 +186,27 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Delete the record of ``name`` (the task itself is not cancelled)."""
+    ) -> DeleteResult:
+        """Delete the record of ``name`` (the task itself is not cancelled).
+
+        Returns a :class:`DeleteResult`. A ``NOT_FOUND`` answer raises
+        :class:`~eemw.NotFoundError`, unless an earlier attempt of this call may have been
+        applied: then the delete succeeded and the result has ``reconciled=True``.
+        """
         op = self.name(name)
-        self._client.send(
-            self._call("delete", op), "DELETE", op.path(self._client.api_version),
-            timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-            trace_attributes=trace_attributes,
-        )
+        try:
+            self._client.send(
+                self._call("delete", op), "DELETE", op.path(self._client.api_version),
+                timeout=timeout, retry=retry, idempotency_key=idempotency_key,
+                trace_attributes=trace_attributes,
+            )
+        except NotFoundError as error:
+            # Only the service's own envelope says "no such operation"; a bare 404 page
+            # from a front end says nothing about it.
+            if not (error.maybe_applied and error.from_envelope):
+                raise
+            return DeleteResult(op.name, reconciled=True)
+        return DeleteResult(op.name)
 
     def list(
         self,
@@ -231,10 +302,14 @@ class Operations:
 
         Uses the server's ``:wait`` (best effort: it may return early) and polls with
         exponential backoff between answers; falls back to polling ``get`` when the
-        server does not implement ``:wait``. A cancelled operation is returned (check
-        ``op.cancelled``); one that FAILED raises :class:`~eemw.OperationFailedError`; a
-        timeout raises :class:`~eemw.DeadlineExceededError` whose ``operation`` is the
-        last state seen (``None`` if no answer came at all). ``retry`` applies to each
+        server has no ``:wait`` (a 501, or a 404 that is not the service's own error
+        envelope, such as a front end's HTML page). A cancelled operation is returned
+        (check ``op.cancelled``); one that FAILED raises :class:`~eemw.OperationFailedError`;
+        one that does not exist raises :class:`~eemw.NotFoundError`. Transient failures
+        (5xx, 429, lost connections, even once a request's retries ran out) are waited
+        through: reaching ``timeout`` always raises :class:`~eemw.DeadlineExceededError`,
+        whose ``operation`` is the last state seen (``None`` if no answer came at all) and
+        whose ``last_error`` is the last failure, if any. ``retry`` applies to each
         request the wait makes.
         """
         client = self._client
@@ -245,20 +320,27 @@ class Operations:
         delay = poll_interval
         use_wait = True
         last: Operation | None = None
+        failure: EemwError | None = None
         while True:
             started = client.clock()
             left = deadline - started
             if left <= 0:
-                raise _wait_timeout(op_name, seconds, last)
+                raise _wait_timeout(op_name, seconds, last) from failure
             try:
                 last, use_wait = self._wait_once(op_name, left, use_wait, retry, trace_attributes)
+                failure = None
             except DeadlineExceededError as error:
                 raise _wait_timeout(op_name, seconds, last) from error
-            if last.done:
+            except EemwError as error:
+                if not _transient(error):
+                    raise
+                failure = error
+            if last is not None and last.done and failure is None:
                 return _finished(last)
             now = client.clock()
-            if not use_wait or now - started < min(left, _MAX_SERVER_WAIT) / 2:
-                # The server answered early (best effort): back off before asking again.
+            answered_early = now - started < min(left, _MAX_SERVER_WAIT) / 2
+            if failure is not None or not use_wait or answered_early:
+                # The server answered early (best effort) or failed: back off first.
                 client.sleep(min(delay, max(0.0, deadline - now)))
                 delay = min(delay * 2, max_poll_interval)
 
@@ -286,8 +368,10 @@ class Operations:
                     timeout=left, retry=retry, trace_attributes=attributes,
                 )
                 return Operation.from_wire(response.json()), True
-            except UnimplementedError:
-                pass  # this server or version lacks :wait: poll with get from now on
+            except (UnimplementedError, NotFoundError) as error:
+                if isinstance(error, NotFoundError) and error.from_envelope:
+                    raise  # the service itself says the operation does not exist
+                # No :wait here (this server, version or front end): poll with get.
         op = self.get(name, timeout=left, retry=retry, trace_attributes=attributes)
         return op, False
 
@@ -303,9 +387,13 @@ class Operations:
         """Cancel many operations concurrently; one :class:`CancelResult` per name, in order.
 
         Every name is validated first, so a bad one raises :class:`~eemw.InvalidNameError`
-        before anything is sent. Each cancel goes through the full stack (retry budget,
-        idempotency keys, plugins). One failure never stops the rest: it is reported in its
-        result. ``on_result`` is called (from worker threads) as each cancel finishes; an
+        before anything is sent. ``timeout`` (default: ``DEFAULT_TIMEOUTS["cancel"]``) is
+        the whole call's deadline, as for every bulk call: each cancel gets the time left
+        of it, and a cancel that would start after it is not sent (its result is
+        ``"error"`` with a :class:`~eemw.DeadlineExceededError`). Each cancel goes through
+        the full stack (retry budget, idempotency keys, plugins) and reconciles a lost
+        answer as :meth:`cancel` does. One failure never stops the rest: it is reported in
+        its result. ``on_result`` is called (from worker threads) as each cancel finishes; an
         exception it raises is logged and changes neither the other cancels nor the results.
         """
         return cancel_many(
@@ -355,6 +443,15 @@ def _wait_timeout(
         f"operations.wait {name}: {state} after {seconds:g}s; pass a longer timeout= to "
         "wait longer (the operation itself keeps running)",
         timeout=seconds, operation=last,
+    )
+
+
+def _transient(error: EemwError) -> bool:
+    """Whether asking again later may give another answer (a wait keeps going)."""
+    if isinstance(error, (RetryExhaustedError, TransportError)):
+        return True
+    return isinstance(error, ApiError) and (
+        error.http_status in (408, 429) or (error.http_status >= 500 and error.http_status != 501)
     )
 
 

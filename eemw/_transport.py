@@ -51,7 +51,15 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.response import HTTPResponse
 from urllib3.util import Retry, Timeout
 
-from ._errors import ConnectError, InvalidHeaderError, ReadError, TransportError, UsageError
+from ._errors import (
+    ConnectError,
+    InvalidHeaderError,
+    ReadError,
+    TransportError,
+    UsageError,
+)
+from ._errors import ConnectTimeoutError as ConnectTimedOut
+from ._errors import ReadTimeoutError as AttemptTimedOut
 from ._http import Headers, Request, Response
 from ._net import is_loopback
 from ._redact import redact_url
@@ -362,7 +370,7 @@ class RequestsTransport:
 
 
 def _too_slow(request: Request) -> ReadError:
-    return ReadError(
+    return AttemptTimedOut(
         f"{request.method} {redact_url(request.url)}: no complete response within the "
         f"attempt timeout of {_secs(request.timeout)}",
         operation=request.call.name,
@@ -413,7 +421,7 @@ def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
         return  # urllib3 released it: the whole body is in, no read will wait any more
     left = deadline - time.monotonic()
     if left <= 0:
-        raise ReadError(
+        raise AttemptTimedOut(
             f"{request.method} {redact_url(request.url)}: the response body did not "
             f"arrive within the attempt timeout of {_secs(request.timeout)}",
             operation=request.call.name,
@@ -437,10 +445,12 @@ def _failure(
     where = f"{request.method} {redact_url(request.url)}"
     op = request.call.name
     if not sent:
-        return ConnectError(f"{where}: could not connect ({_root(exc)})", operation=op)
+        # One timeout base class for every limit: a connect timeout is both kinds.
+        kind = ConnectTimedOut if isinstance(exc, requests.ConnectTimeout) else ConnectError
+        return kind(f"{where}: could not connect ({_root(exc)})", operation=op)
     if isinstance(exc, _TIMEOUTS):
         what = "the response body did not arrive" if reading else "no response"
-        return ReadError(
+        return AttemptTimedOut(
             f"{where}: {what} within the attempt timeout of {_secs(request.timeout)}",
             operation=op,
         )

@@ -55,7 +55,8 @@ def test_get_by_full_name_and_by_id(emu: Emulator, version: str) -> None:
 def test_cancel_then_get_shows_cancelled(emu: Emulator, version: str) -> None:
     name = emu.add_operation("demo", state="RUNNING")
     with make_client(emu, version) as client:
-        assert client.operations.cancel(name) is None
+        result = client.operations.cancel(name)
+        assert (result.name, result.outcome, result.reconciled) == (name, "cancelled", False)
         op = client.operations.get(name)
     assert op.done and op.cancelled and op.error is not None and op.error.code == 1
     cancel = next(r for r in emu.requests if r.path.endswith(":cancel"))
