@@ -34,6 +34,7 @@ class EmulatorProcess:
         self._args = [
             "--port", "0", "--project", project, "--seed-operations", str(seed),
             "--latency-ms", str(latency_ms), "--cancel-delay", str(cancel_delay),
+            "--frozen-clock",
         ]
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[str] | None = None

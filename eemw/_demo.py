@@ -1,8 +1,9 @@
 """``make demo`` / ``eemw demo``: real calls through the full stack to the embedded emulator.
 
-Starts the emulator on 127.0.0.1 with a real-time clock, seeds a handful of tasks, and
-runs list, get, cancel and wait through :class:`eemw.Client` over HTTP, printing what a
-person wants to read. Needs nothing but eemw itself.
+Starts the emulator on 127.0.0.1 with a real-time clock, seeds the demo dataset (the same
+tasks ``eemw --emulator`` and ``eemw emulator`` start with), and runs list, get, cancel and
+wait through :class:`eemw.Client` over HTTP, printing what a person wants to read. Needs
+nothing but eemw itself.
 """
 
 from __future__ import annotations
@@ -15,27 +16,19 @@ from ._client import Client
 from ._models import Operation
 from .middleware.retry import RetryPolicy
 
-# (type, description, state, seconds until it starts, seconds it runs)
-_TASKS = (
-    ("EXPORT_IMAGE", "Export Sentinel-2 median, 2025", "RUNNING", 0.0, 120.0),
-    ("EXPORT_FEATURES", "Export field boundaries", "PENDING", 60.0, 30.0),
-    ("INGEST_IMAGE", "Ingest DEM tile 42", "RUNNING", 0.0, 1.5),
-    ("EXPORT_IMAGE", "Export NDVI composite", "SUCCEEDED", 0.0, 1.0),
-    ("EXPORT_VIDEO", "Timelapse, Lake Mead", "FAILED", 0.0, 1.0),
-)
+# Tasks of the demo dataset, by description: one to inspect, one to cancel, one to wait for.
+_GET, _CANCEL, _WAIT = "Sentinel-2 median, 2025", "Field boundaries", "DEM tile 42"
 
 
 def main(out: TextIO = sys.stdout) -> int:
     """Run the demo; returns the process exit code."""
-    from .emulator import Emulator
+    from .emulator import Emulator, seed_demo
 
     say: Callable[[str], object] = lambda text: print(text, file=out, flush=True)  # noqa: E731
     with Emulator(realtime=True) as emu:
-        names = [
-            emu.add_operation("demo", state=state, type=kind, description=text,
-                              start_after=start, duration=seconds)
-            for kind, text, state, start, seconds in _TASKS
-        ]
+        names = seed_demo(emu)
+        by_text = {(emu.operation(n) or {})["metadata"]["description"]: n for n in names}
+        get_name, cancel_name, wait_name = by_text[_GET], by_text[_CANCEL], by_text[_WAIT]
         say(f"eemw demo: emulator listening on {emu.url} (a real HTTP server on loopback)\n")
         with Client(
             "demo", endpoint=emu.url, credentials=emu.credentials(),
@@ -46,15 +39,18 @@ def main(out: TextIO = sys.stdout) -> int:
             say("list: the project's operations")
             for op in client.operations.list(page_size=2):
                 say("  " + _row(op))
-            first = client.operations.get(names[0])
+            first = client.operations.get(get_name)
             say(f"\nget {first.id}: {first.state.value}, {_progress(first)} done, "
                 f"priority {first.metadata.priority}")
-            client.operations.cancel(names[1])
-            cancelled = client.operations.get(names[1])
-            say(f"cancel {cancelled.id}: now {cancelled.state.value} "
+            client.operations.cancel(cancel_name)
+            cancelling = client.operations.get(cancel_name)
+            say(f"cancel {cancelling.id}: now {cancelling.state.value} (cancel is asynchronous "
+                "on Earth Engine)")
+            cancelled = client.operations.wait(cancel_name, timeout=30, poll_interval=0.25)
+            say(f"  → {cancelled.state.value} "
                 f"(error code {cancelled.error.code if cancelled.error else '-'})")
-            say(f"wait {names[2].rsplit('/', 1)[1]}: waiting for it to finish…")
-            done = client.operations.wait(names[2], timeout=30, poll_interval=0.25)
+            say(f"wait {wait_name.rsplit('/', 1)[1]}: waiting for it to finish…")
+            done = client.operations.wait(wait_name, timeout=30, poll_interval=0.25)
             say(f"  → {done.state.value} at {_when(done)}")
         api = [r for r in emu.requests if not r.path.startswith("/token")]
         tokens = len(emu.requests) - len(api)

@@ -8,7 +8,7 @@
     eemw [global options] operations wait NAME|ID… [--timeout S]
     eemw [global options] operations delete NAME|ID
     eemw [global options] stack | plugins
-    eemw emulator [--port P] [--seed-operations N] [--fault-rate R] [--latency MS]
+    eemw emulator [--port P] [--seed-operations N] [--frozen-clock] [--quota-qps R] …
     eemw demo
 
 Exit codes: 0 success, 1 API error (or every operation of the command failed), 2 usage
@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
-from ._cli.seed import DEMO_OPERATIONS, MAX_SEED
+from ._cli.seed import DEMO_OPERATIONS
 from ._cli.streams import guarded_streams
 from ._client import API_VERSIONS
 from ._errors import EemwError, UsageError
@@ -44,7 +44,6 @@ _MISSING_EXTRA = (
 _S = argparse.SUPPRESS
 # Ten days, as long as a task lives: the longest timeout the client accepts.
 _MAX_SECONDS = 864_000.0
-_MAX_LATENCY_MS = 60_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,6 +130,7 @@ def _global_options() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     """The full ``eemw`` argument parser (exposed for documentation and tests)."""
     from ._cli import commands
+    from .emulator._cli import add_arguments as add_emulator_arguments
 
     common = _global_options()
     parser = argparse.ArgumentParser(
@@ -192,26 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = top.add_parser(
         "emulator", help="run the local emulator until interrupted",
-        description="Serve the emulator in the foreground; Ctrl-C stops it (exit 0). It "
-        "starts with the same demo operations as --emulator, so the same ids work.",
+        description="Serve the emulator in the foreground on a real-time clock; Ctrl-C stops "
+        "it (exit 0). It starts with the same demo operations as --emulator, so the same ids "
+        "work. Same flags as `python -m eemw.emulator`.",
     )
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default %(default)s; anything but loopback lets "
-                   "others use it)")
-    p.add_argument("--port", type=_count(0, 65535), default=8080,
-                   help="port (default %(default)s; 0: any free port)")
-    p.add_argument("--seed-operations", type=_count(0, MAX_SEED), default=DEMO_OPERATIONS,
-                   metavar="N", help="demo operations to create at start (default "
-                   f"%(default)s, the set --emulator has; at most {MAX_SEED})")
-    p.add_argument("--fault-rate", type=_fraction, default=0.0, metavar="R",
-                   help="share of API requests given a random fault, 0 to 1")
-    p.add_argument("--fault-seed", type=_count(0), default=0, help="seed of the random faults")
-    p.add_argument("--latency", type=_milliseconds, default=0.0, metavar="MS",
-                   help=f"milliseconds added to every API response (at most {_MAX_LATENCY_MS})")
-    p.add_argument("--credentials-file", metavar="FILE",
-                   help="write authorized-user JSON for this emulator (for --credentials)")
-    p.add_argument("--service-account-file", metavar="FILE",
-                   help="write a service-account key JSON for this emulator")
+    add_emulator_arguments(p)
     p.set_defaults(handler=commands.emulator)
 
     p = top.add_parser("demo", help="run the demo (what `make demo` runs)")
@@ -257,25 +242,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be more than 0 and at most {_MAX_SECONDS:g} seconds (ten days), not {text}"
         )
-    return value
-
-
-def _milliseconds(text: str) -> float:
-    value = _number(text, "milliseconds")
-    if not 0 <= value <= _MAX_LATENCY_MS:
-        raise argparse.ArgumentTypeError(
-            f"must be from 0 to {_MAX_LATENCY_MS} milliseconds, not {text}"
-        )
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
     return value
 
 

@@ -11,7 +11,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from rich.progress import Progress, TaskID
 from rich.prompt import Confirm
@@ -39,11 +38,7 @@ from .output import (
     wait_record,
     wait_table,
 )
-from .seed import seed_demo
-from .session import EMULATOR_PROJECT, Settings, check_project, is_loopback, open_client
-
-if TYPE_CHECKING:
-    from ..emulator import Emulator
+from .session import Settings, check_project, is_loopback, open_client
 
 __all__ = [
     "cancel", "delete", "demo", "emulator", "get", "list_", "plugins", "stack", "wait",
@@ -372,23 +367,16 @@ def plugins(args: argparse.Namespace, settings: Settings, out: Output) -> int:
 
 def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     """Serve in the foreground until Ctrl-C or SIGTERM, its normal end: exit 0."""
-    from ..emulator import Emulator
-    from ..emulator._cli import wait_for_stop
+    from ..emulator._cli import build, run
 
     if not is_loopback(args.host):
         print(f"eemw: warning: --host {clean(args.host)} is not a loopback address: anyone who can "
               "reach it can list and cancel its operations and get tokens from it (the "
               "emulator is for local testing only)", file=sys.stderr)
     try:
-        emu = Emulator(
-            host=args.host, port=args.port, realtime=True, latency=args.latency / 1000,
-            record=False, default_project=settings.project or EMULATOR_PROJECT,
-        )
+        emu = build(args)
     except ValueError as error:
         raise UsageError(f"cannot run the emulator: {error}") from error
-    seed_demo(emu, args.seed_operations)
-    if args.fault_rate:
-        emu.set_chaos(args.fault_rate, seed=args.fault_seed)
     try:
         emu.start()
     except OSError as error:
@@ -396,26 +384,10 @@ def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
               f"{clean(error.strerror or error)}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        _write_credentials(emu, args)
-        print(f"eemw emulator listening on {emu.url}", flush=True)
-        wait_for_stop()
-    finally:
-        emu.stop()
+        run(emu, args)
+    except OSError as error:
+        raise UsageError(f"cannot write {error.filename}: {error.strerror or error}") from error
     return EXIT_OK
-
-
-def _write_credentials(emu: Emulator, args: argparse.Namespace) -> None:
-    from ..emulator._cli import write_secret
-
-    files = ((args.credentials_file, emu.authorized_user_info),
-             (args.service_account_file, emu.service_account_info))
-    for path, info in files:
-        if not path:
-            continue
-        try:
-            write_secret(path, info())
-        except OSError as error:
-            raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
 
 
 def demo(args: argparse.Namespace, settings: Settings, out: Output) -> int:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._api import VERSIONS, Api
 from ._auth import TokenEndpoint
 from ._discovery import discovery_document
 from ._faults import Fault, FaultPlan, html_reply, padded, status_reply
+from ._methods import project_of
+from ._quota import NO_RELEASE, QuotaGate
 from ._records import Headers, RecordedRequest, Recorder, Stats
 from ._wire import ApiError, Reply, dumps, error_reply
 
@@ -28,12 +31,14 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """`reply=None` means close the connection without answering."""
+    """`reply=None` means close the connection without answering; `release` is called once
+    the answer is written (or dropped), ending the request's hold on its quota."""
 
     reply: Reply | None
     delay: float = 0.0
     mode: str = "normal"
     pause: float = 0.0
+    release: Callable[[], None] = NO_RELEASE
 
 
 class Core:
@@ -52,6 +57,7 @@ class Core:
         self.recorder = recorder
         self.stats = stats
         self.latency = latency
+        self.quota: QuotaGate | None = None
         self.root_url = ""
         self._docs: dict[str, bytes] = {}
         self._docs_lock = threading.Lock()
@@ -59,9 +65,7 @@ class Core:
     def respond(self, incoming: Incoming) -> Outcome:
         self.stats.incr("requests")
         if self.recorder.enabled:
-            self.recorder.add(
-                RecordedRequest(incoming.method, incoming.target, incoming.headers, incoming.body)
-            )
+            self.recorder.add(_recorded(incoming))
         user_project = incoming.headers.get("x-goog-user-project")
         if user_project:
             self.stats.incr_in("user_projects", user_project)
@@ -112,15 +116,22 @@ class Core:
             early = self._fault_before(fault)
             if early is not None:
                 return early
-        headers = incoming.headers
-        reply = self.api.handle(
-            incoming.method,
-            incoming.target,
-            headers.get("authorization"),
-            headers.get("idempotency-key"),
-            incoming.body,
-        )
-        return self._fault_after(fault, reply)
+        release = NO_RELEASE
+        if self.quota is not None:
+            project = incoming.headers.get("x-goog-user-project") or project_of(path) or "-"
+            try:
+                release = self.quota.admit(project)
+            except ApiError as err:
+                self.stats.incr_in("quota_rejected", project)
+                return Outcome(error_reply(err), self.latency)
+            self.stats.incr_in("quota_accepted", project)
+        try:
+            reply = self.api.handle(_recorded(incoming))
+        except BaseException:
+            release()
+            raise
+        outcome = self._fault_after(fault, reply)
+        return Outcome(outcome.reply, outcome.delay, outcome.mode, outcome.pause, release)
 
     def _fault_before(self, fault: Fault) -> Outcome | None:
         """Faults that stand in for the server entirely: the request is never processed."""
@@ -146,6 +157,10 @@ class Core:
         if kind == "truncate":
             return Outcome(reply, self.latency, "truncate")
         return Outcome(padded(reply, fault.size), self.latency)
+
+
+def _recorded(incoming: Incoming) -> RecordedRequest:
+    return RecordedRequest(incoming.method, incoming.target, incoming.headers, incoming.body)
 
 
 def _query_version(query: str) -> str:

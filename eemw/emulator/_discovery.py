@@ -1,10 +1,13 @@
-"""A discovery document for projects.operations, so generated clients can target the emulator."""
+"""A discovery document for the Earth Engine API, so generated clients (earthengine-api's
+googleapiclient) can target the emulator: projects.operations, and every method of the
+table in `_methods` with the ids, paths and parameters Earth Engine's own document has."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._auth import CLOUD_SCOPE, EE_SCOPE
+from ._methods import METHODS, Method
 
 JsonObject = dict[str, Any]
 
@@ -50,10 +53,7 @@ def discovery_document(root_url: str, version: str) -> JsonObject:
         "parameters": _standard_parameters(),
         "auth": {"oauth2": {"scopes": {s: {"description": d} for s, d in _SCOPES.items()}}},
         "schemas": _schemas(),
-        "resources": {"projects": {"resources": {
-            "operations": {"methods": _methods(version)},
-            "algorithms": {"methods": {"list": _algorithms_list(version)}},
-        }}},
+        "resources": {"projects": _resources(version)},
     }
 
 
@@ -139,18 +139,37 @@ def _list_method(version: str) -> JsonObject:
     return method
 
 
-def _algorithms_list(version: str) -> JsonObject:
-    """projects.algorithms.list: what earthengine-api's ee.Initialize() calls first."""
-    method = _method(
-        version, "list", "GET", "{+parent}/algorithms", "projects/{projectsId}/algorithms",
-        "ListAlgorithmsResponse",
-    )
-    method["id"] = "earthengine.projects.algorithms.list"
-    method["parameters"] = {
-        "parent": _name_parameter("^projects/[^/]+$", "The project to list algorithms for."),
+def _resources(version: str) -> JsonObject:
+    """The `projects` resource: operations, then the tree of the other methods by id."""
+    projects: JsonObject = {"resources": {"operations": {"methods": _methods(version)}}}
+    for method in METHODS:
+        node = projects
+        for resource in method.resource_path[1:]:
+            node = node.setdefault("resources", {}).setdefault(resource, {})
+        node.setdefault("methods", {})[method.verb] = _described(version, method)
+    return projects
+
+
+def _described(version: str, method: Method) -> JsonObject:
+    parameters: JsonObject = {}
+    for name, pattern in method.params:
+        parameter: JsonObject = {"type": "string", "required": True, "location": "path"}
+        if pattern:
+            parameter["pattern"] = pattern
+        parameters[name] = parameter
+    described: JsonObject = {
+        "id": method.id,
+        "path": f"{version}/{method.path}",
+        "flatPath": f"{version}/{method.path}",
+        "httpMethod": method.http,
+        "parameters": parameters,
+        "parameterOrder": [name for name, _ in method.params],
+        "response": {"$ref": method.response},
+        "scopes": sorted(_SCOPES),
     }
-    method["parameterOrder"] = ["parent"]
-    return method
+    if method.request is not None:
+        described["request"] = {"$ref": method.request}
+    return described
 
 
 def _ref(name: str) -> JsonObject:
@@ -192,6 +211,9 @@ def _schemas() -> JsonObject:
             "ListOperationsResponse",
             {"operations": {"type": "array", "items": _ref("Operation")}, "nextPageToken": string},
         ),
+        "JsonObject": {
+            "id": "JsonObject", "type": "object", "additionalProperties": {"type": "any"}
+        },
         "ListAlgorithmsResponse": _object(
             "ListAlgorithmsResponse", {"algorithms": {"type": "array", "items": any_object}}
         ),

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import copy
+import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._answers import Answer
 from ._api import Api
 from ._auth import DEFAULT_GRANTED_SCOPES, EE_SCOPE, TokenEndpoint, TokenStore
 from ._clock import Clock
 from ._core import Core
 from ._faults import DEFAULT_CHAOS_MIX, Fault, FaultPlan
-from ._operations import render
+from ._operations import SERVICE_DIGITS, WireStyle, render
+from ._quota import QuotaGate
 from ._records import EmulatorStats, RecordedRequest, Recorder, Stats
+from ._seed import seed_demo
 from ._server import EmulatorHTTPServer
 from ._state import NewOperation, OperationStore, validate_project
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
 
-_SEED_STATES = ("SUCCEEDED", "RUNNING", "PENDING", "FAILED", "CANCELLED", "SUCCEEDED", "RUNNING")
-_SEED_TYPES = ("EXPORT_IMAGE", "EXPORT_FEATURES", "INGEST_IMAGE", "EXPORT_VIDEO", "INGEST_TABLE")
+DEFAULT_CANCEL_DELAY = 2.0
 # serve_forever's poll interval bounds how long stop() waits for the accept loop.
 _POLL_INTERVAL = 0.05
 
@@ -34,10 +39,18 @@ def _split_name(name: str) -> tuple[str, str]:
     return parts[1], parts[3]
 
 
+def _checked(name: str) -> str:
+    _split_name(name)
+    return name
+
+
 class Emulator:
-    """A real HTTP server on loopback speaking the Earth Engine operations API.
+    """A real HTTP server on loopback speaking the Earth Engine API as the service does.
 
     Operations change state only when the emulator clock moves (`advance`), unless `realtime`.
+    Defaults follow the service (see the package docstring); kindnesses are opt-in:
+    `honour_idempotency_keys`, `cancel_delay=0`, `hostile_timestamps` (the opposite: 9 digits).
+    Quotas (`quota_qps`, `quota_concurrent`) run on `quota_clock`, real monotonic time.
     """
 
     def __init__(
@@ -53,19 +66,30 @@ class Emulator:
         seed_operations: int = 0,
         default_project: str = "demo",
         max_page_size: int = 1000,
-        cancel_delay: float = 0.0,
+        cancel_delay: float = DEFAULT_CANCEL_DELAY,
         chaos_delay: float = 2.0,
         record_limit: int = 100_000,
+        honour_idempotency_keys: bool = False,
+        hostile_timestamps: bool = False,
+        quota_qps: float | None = None,
+        quota_concurrent: int | None = None,
+        quota_clock: Callable[[], float] = time.monotonic,
+        quota_retry_info: bool = False,
+        epoch: datetime | None = None,
     ) -> None:
         validate_project(default_project)
-        if max_page_size < 1 or latency < 0 or cancel_delay < 0 or token_lifetime <= 0:
+        numbers = (latency, cancel_delay, token_lifetime, chaos_delay)
+        if max_page_size < 1 or min(numbers) < 0 or token_lifetime == 0:
             raise ValueError(
-                "max_page_size, latency, cancel_delay and token_lifetime must be sensible"
+                "max_page_size, latency, cancel_delay, chaos_delay and token_lifetime "
+                "must be sensible"
             )
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError("latency, cancel_delay, chaos_delay and token_lifetime must be finite")
         self.host, self._port = host, port
         self.default_project = default_project
         self.chaos_delay = chaos_delay
-        self._clock = Clock(realtime)
+        self._clock = Clock(realtime, epoch)
         self._store = OperationStore(self._clock, cancel_delay)
         self._tokens = TokenStore(self._clock, token_lifetime)
         self._token_endpoint = TokenEndpoint(self._tokens, default_project)
@@ -78,15 +102,23 @@ class Emulator:
             self._stats,
             require_auth=require_auth,
             max_page_size=max_page_size,
+            honour_idempotency_keys=honour_idempotency_keys,
+            hostile_timestamps=hostile_timestamps,
+            epoch_ns=round(self._clock.epoch_unix * 1_000_000_000),
         )
+        self._api = api
         self._core = Core(
             api, self._token_endpoint, self._faults, self._recorder, self._stats, latency
         )
+        if quota_qps is not None or quota_concurrent is not None:
+            self._core.quota = QuotaGate(
+                quota_qps, quota_concurrent, clock=quota_clock, send_retry_info=quota_retry_info
+            )
         self._stopping = threading.Event()
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
-        self._seed(seed_operations)
+        seed_demo(self, seed_operations)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -172,8 +204,14 @@ class Emulator:
         error: Mapping[str, Any] | None = None,
         script_uri: str | None = None,
         destination_uris: Iterable[str] | None = None,
+        create_time: datetime | None = None,
     ) -> str:
-        """Create an operation and return its name, projects/{project}/operations/{id}."""
+        """Create an operation and return its name, projects/{project}/operations/{id}.
+
+        `create_time` (timezone-aware, not after `now_datetime`) back-dates it while keeping
+        `state`: a RUNNING operation created three days ago has been running since
+        `start_after` seconds after that.
+        """
         spec = NewOperation(
             project=project or self.default_project,
             state=state,
@@ -189,25 +227,37 @@ class Emulator:
             error=copy.deepcopy(dict(error)) if error is not None else None,
             script_uri=script_uri,
             destination_uris=tuple(destination_uris) if destination_uris is not None else None,
+            create_at=None if create_time is None else self._clock.to_seconds(create_time),
         )
         return self._store.add(spec).name
 
-    def operation(self, name: str) -> dict[str, Any] | None:
-        """The operation's current wire JSON, or None once deleted or if unknown."""
+    def operation(self, name: str, version: str = "v1") -> dict[str, Any] | None:
+        """The operation's current wire JSON (as `version` writes it), or None once deleted."""
         found = self._store.find(*_split_name(name))
-        return None if found is None else copy.deepcopy(render(*found))
+        if found is None:
+            return None
+        style = WireStyle(round(self._clock.epoch_unix * 1e9), version, SERVICE_DIGITS)
+        return copy.deepcopy(render(*found, style))
 
     def operation_names(self, project: str | None = None) -> list[str]:
-        """Names of live operations in creation order (all projects when `project` is None)."""
+        """Names of live operations, newest first as `list` answers (all projects if None)."""
         return self._store.names(project)
 
     def cancel_effects(self, name: str) -> int:
-        """How many times a cancel was really applied to the operation (idempotency proof)."""
-        return self._store.cancel_effects(*_split_name(name))
+        """How many times a cancel really took effect on the operation (0 or 1 when faithful)."""
+        return self._store.effects(_checked(name)).cancel_effects
 
     def cancel_executions(self, name: str) -> int:
         """How many cancels of the operation the server ran (not replayed), effect or not."""
-        return self._store.cancel_executions(*_split_name(name))
+        return self._store.effects(_checked(name)).cancel_executions
+
+    def delete_effects(self, name: str) -> int:
+        """How many deletes removed the operation (still counted after it is gone)."""
+        return self._store.effects(_checked(name)).delete_effects
+
+    def delete_executions(self, name: str) -> int:
+        """How many deletes of the name the server ran, including those answered 404."""
+        return self._store.effects(_checked(name)).delete_executions
 
     def advance(self, seconds: float) -> None:
         """Move the emulator clock; operations progress and tokens age with it."""
@@ -218,21 +268,26 @@ class Emulator:
         """Seconds on the emulator clock (0 at construction)."""
         return self._clock.now()
 
-    def _seed(self, count: int) -> None:
-        for index in range(count):
-            op_type = _SEED_TYPES[index % len(_SEED_TYPES)]
-            self.add_operation(
-                state=_SEED_STATES[index % len(_SEED_STATES)],
-                type=op_type,
-                description=f"seed_{op_type.lower()}_{index}",
-                priority=100 + (index % 3) * 50,
-                duration=30.0 + (index % 5) * 15.0,
-                # Sub-second offsets give the RFC 3339 fractions real digits to carry.
-                start_after=5.0 + (index % 4) * 0.123456789,
-                script_uri=f"https://code.earthengine.google.com/?scriptPath=users/demo/seed_{index}"
-                if index % 2 == 0
-                else None,
-            )
+    @property
+    def now_datetime(self) -> datetime:
+        """The emulator clock as a UTC datetime: what a createTime written now would say."""
+        return self._clock.to_datetime(self._clock.now())
+
+    @property
+    def epoch(self) -> datetime:
+        """The UTC datetime the emulator clock started at (its time 0)."""
+        return self._clock.epoch
+
+    # -- canned answers for other Earth Engine methods ------------------------------------------
+
+    def set_answer(self, method_id: str, answer: Answer) -> None:
+        """Answer `method_id` (a discovery id such as earthengine.projects.value.compute).
+
+        `answer` is a JSON value (answered 200), bytes (200, application/octet-stream), or a
+        callable taking the RecordedRequest and returning a body or a (status, body) pair;
+        None restores the default. Faults and quotas apply to these requests as to any.
+        """
+        self._api.answers.set(method_id, answer)
 
     # -- auth ---------------------------------------------------------------------------------
 

@@ -97,24 +97,24 @@ def _binding(project: str, filter_text: str) -> int:
     return zlib.crc32(f"{project}\n{filter_text}".encode())
 
 
-def encode_page_token(seq: int, project: str, filter_text: str) -> str:
-    raw = f"{seq}.{_binding(project, filter_text)}".encode()
+def encode_page_token(cursor: tuple[int, int], project: str, filter_text: str) -> str:
+    raw = f"{cursor[0]}.{cursor[1]}.{_binding(project, filter_text)}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str, project: str, filter_text: str) -> int:
+def decode_page_token(token: str, project: str, filter_text: str) -> tuple[int, int] | None:
+    """The listing position a token resumes at; None (the first page) for no token."""
     if not token:
-        return 0
+        return None
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        seq_text, _, binding = raw.partition(".")
-        seq, bound = int(seq_text), int(binding)
+        created, seq, bound = (int(part) for part in raw.split("."))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ApiError(
             "INVALID_ARGUMENT", "Invalid pageToken: it was not issued by this server."
         ) from None
-    if bound != _binding(project, filter_text) or seq < 0:
+    if bound != _binding(project, filter_text) or seq > 0:
         raise ApiError(
             "INVALID_ARGUMENT", "Invalid pageToken: it belongs to a different project or filter."
         )
-    return seq
+    return created, seq

@@ -8,7 +8,6 @@ from typing import Any
 
 from ._wire import rfc3339
 
-METADATA_TYPE = "type.googleapis.com/google.earthengine.v1.OperationMetadata"
 EMPTY_TYPE = "type.googleapis.com/google.protobuf.Empty"
 INITIAL_STATES = frozenset({"PENDING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED"})
 CANCELLED_ERROR: Mapping[str, Any] = {"code": 1, "message": "Cancelled."}
@@ -16,8 +15,28 @@ DEFAULT_FAILURE: Mapping[str, Any] = {
     "code": 3,
     "message": "Export failed: the computation exceeded the allowed memory.",
 }
-# Cycling precisions across fields and operations makes clients parse every RFC 3339 form.
-_DIGITS = (0, 3, 6, 9)
+# Cycling precisions across fields and operations makes clients parse every form the service
+# writes. Earth Engine writes 0, 3 or 6 digits (earthengine-api parses them with %f, which
+# stops at 6); nanoseconds are for hostile-input tests only.
+SERVICE_DIGITS = (0, 3, 6)
+HOSTILE_DIGITS = (0, 3, 6, 9)
+_ZEROS: tuple[Any, ...] = (0, 0.0, "", [], None)
+
+
+@dataclass(frozen=True, slots=True)
+class WireStyle:
+    """How operations are written for one request: the calendar, the version, the precisions."""
+
+    epoch_ns: int
+    version: str = "v1"
+    digits: tuple[int, ...] = SERVICE_DIGITS
+
+    @property
+    def metadata_type(self) -> str:
+        return f"type.googleapis.com/google.earthengine.{self.version}.OperationMetadata"
+
+    def time(self, clock_seconds: float, digits: int) -> str:
+        return rfc3339(self.epoch_ns + round(clock_seconds * 1_000_000_000), digits)
 
 
 @dataclass(slots=True)
@@ -41,15 +60,14 @@ class OpRecord:
     destination_uris: tuple[str, ...]
     cancel_requested_at: float | None = None
     cancel_at: float | None = None
-    cancel_effects: int = 0
-    # Every cancel the store ran (not replayed), whatever it found: a retry that re-ran a
-    # cancel instead of replaying it shows here even when it changed nothing.
-    cancel_executions: int = 0
     deleted: bool = False
     name: str = field(init=False)
+    # Newest first, as the service lists: later create time first, then later creation.
+    order: tuple[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = f"projects/{self.project}/operations/{self.op_id}"
+        self.order = (-round(self.create_at * 1_000_000_000), -self.seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +78,6 @@ class Phase:
     ended_at: float | None
     progress: float
     updated_at: float
-
-
-def seq_of(op: OpRecord) -> int:
-    return op.seq
 
 
 def _progress(op: OpRecord, at: float) -> float:
@@ -98,8 +112,8 @@ def next_change(op: OpRecord, now: float) -> float | None:
     return min(moments) if moments else None
 
 
-def render(op: OpRecord, phase: Phase) -> dict[str, Any]:
-    wire: dict[str, Any] = {"name": op.name, "metadata": _metadata(op, phase)}
+def render(op: OpRecord, phase: Phase, style: WireStyle) -> dict[str, Any]:
+    wire: dict[str, Any] = {"name": op.name, "metadata": _metadata(op, phase, style)}
     if phase.done:
         wire["done"] = True
         if phase.state == "SUCCEEDED":
@@ -111,30 +125,33 @@ def render(op: OpRecord, phase: Phase) -> dict[str, Any]:
     return wire
 
 
-def _metadata(op: OpRecord, phase: Phase) -> dict[str, Any]:
-    digits = [_DIGITS[(op.seq + i) % 4] for i in range(4)]
+def _metadata(op: OpRecord, phase: Phase, style: WireStyle) -> dict[str, Any]:
+    cycle = style.digits
+    digits = [cycle[(op.seq + i) % len(cycle)] for i in range(4)]
     meta: dict[str, Any] = {
-        "@type": METADATA_TYPE,
+        "@type": style.metadata_type,
         "state": phase.state,
         "description": op.description,
         "type": op.type,
         "priority": op.priority,
-        "createTime": rfc3339(op.create_at, digits[0]),
-        "updateTime": rfc3339(phase.updated_at, digits[1]),
+        "createTime": style.time(op.create_at, digits[0]),
+        "updateTime": style.time(phase.updated_at, digits[1]),
     }
     if phase.started:
-        meta["startTime"] = rfc3339(op.start_at, digits[2])
+        meta["startTime"] = style.time(op.start_at, digits[2])
+        meta["attempt"] = 1
     if phase.ended_at is not None:
-        meta["endTime"] = rfc3339(phase.ended_at, digits[3])
+        meta["endTime"] = style.time(phase.ended_at, digits[3])
     meta["progress"] = round(phase.progress, 4)
     if phase.started:
         meta["stages"] = _stages(op.type, phase.progress)
         meta["batchEecuUsageSeconds"] = round(phase.progress * (op.end_at - op.start_at) * 1.7, 3)
-    meta["attempt"] = 1
     if op.script_uri:
         meta["scriptUri"] = op.script_uri
     if op.destination_uris:
         meta["destinationUris"] = list(op.destination_uris)
+    # proto3 JSON leaves out fields holding their zero value: progress 0, empty strings...
+    meta = {key: value for key, value in meta.items() if value not in _ZEROS}
     meta.update(op.extra)
     for key in op.omit:
         meta.pop(key, None)
@@ -153,12 +170,13 @@ def _stages(op_type: str, progress: float) -> list[dict[str, Any]]:
     for index, (display, description) in enumerate(names):
         share = min(1.0, max(0.0, progress * 2 - index))
         # totalWorkUnits is an int64, which proto3 JSON sends as a string; completeWorkUnits is not.
-        stages.append(
-            {
-                "displayName": display,
-                "description": description,
-                "completeWorkUnits": int(share * 100),
-                "totalWorkUnits": "100",
-            }
-        )
+        stage: dict[str, Any] = {
+            "displayName": display,
+            "description": description,
+            "completeWorkUnits": int(share * 100),
+            "totalWorkUnits": "100",
+        }
+        if not stage["completeWorkUnits"]:
+            del stage["completeWorkUnits"]  # proto3 JSON omits a zero
+        stages.append(stage)
     return stages

@@ -83,6 +83,12 @@ class Recorder:
 
 
 class EmulatorStats(TypedDict):
+    """Counters since start (or `reset_stats`). Cancels: `cancels_applied` took effect,
+    `cancels_repeated` found the operation already CANCELLING (200 {}), `cancels_refused` found
+    it done (400 FAILED_PRECONDITION). Deletes: `deletes_applied` removed an operation,
+    `deletes_not_found` answered 404. `methods` counts API requests by discovery method id;
+    `quota_accepted` / `quota_rejected` count by quota project while quotas are enforced."""
+
     requests: int
     api_requests: int
     token_requests: int
@@ -99,8 +105,17 @@ class EmulatorStats(TypedDict):
     unauthenticated: int
     permission_denied: int
     cancels_applied: int
+    cancels_repeated: int
+    cancels_refused: int
     deletes_applied: int
+    deletes_not_found: int
+    exports_started: int
+    exports_deduplicated: int
+    canned_answers: int
     user_projects: dict[str, int]
+    methods: dict[str, int]
+    quota_accepted: dict[str, int]
+    quota_rejected: dict[str, int]
 
 
 Counter = Literal[
@@ -118,9 +133,17 @@ Counter = Literal[
     "unauthenticated",
     "permission_denied",
     "cancels_applied",
+    "cancels_repeated",
+    "cancels_refused",
     "deletes_applied",
+    "deletes_not_found",
+    "exports_started",
+    "exports_deduplicated",
+    "canned_answers",
 ]
-Group = Literal["responses", "faults_injected", "user_projects"]
+Group = Literal[
+    "responses", "faults_injected", "user_projects", "methods", "quota_accepted", "quota_rejected"
+]
 _MAX_GROUP_KEYS = 10_000
 
 
@@ -148,8 +171,17 @@ class Stats:
             unauthenticated=0,
             permission_denied=0,
             cancels_applied=0,
+            cancels_repeated=0,
+            cancels_refused=0,
             deletes_applied=0,
+            deletes_not_found=0,
+            exports_started=0,
+            exports_deduplicated=0,
+            canned_answers=0,
             user_projects={},
+            methods={},
+            quota_accepted={},
+            quota_rejected={},
         )
 
     def incr(self, key: Counter, amount: int = 1) -> None:

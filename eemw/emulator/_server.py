@@ -114,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             outcome = Outcome(
                 error_reply(ApiError("INTERNAL", "The emulator failed; see its stderr."))
             )
-        self._write(outcome)
+        try:
+            self._write(outcome)
+        finally:
+            outcome.release()
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -153,7 +156,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, outcome: Outcome) -> None:
         if outcome.delay and self._server.stopping.wait(outcome.delay):
-            outcome = Outcome(None)
+            outcome = Outcome(None, release=outcome.release)
+        # The request stops counting against its quota as its answer starts out, so a client
+        # that has read the answer can rely on the slot being free.
+        outcome.release()
         reply = outcome.reply
         if reply is None:
             self._drop()

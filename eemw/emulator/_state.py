@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import re
 import threading
@@ -20,13 +21,13 @@ from ._operations import (
     Phase,
     next_change,
     phase_at,
-    seq_of,
 )
 from ._wire import ApiError
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 # Tombstones keep page tokens valid; compact once they dominate the list.
 _COMPACT_AT = 1024
+_MAX_EFFECTS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +48,26 @@ class NewOperation:
     error: Mapping[str, Any] | None = None
     script_uri: str | None = None
     destination_uris: Iterable[str] | None = None
+    # Emulator-clock seconds; None: derived from the state (see _schedule).
+    create_at: float | None = None
 
 
 class _Project:
-    __slots__ = ("by_id", "ops", "tombstones")
+    """Operations newest first (`keys` mirrors `ops`), so a page is a bisect and a slice."""
+
+    __slots__ = ("by_id", "keys", "ops", "tombstones")
 
     def __init__(self) -> None:
         self.ops: list[OpRecord] = []
+        self.keys: list[tuple[int, int]] = []
         self.by_id: dict[str, OpRecord] = {}
         self.tombstones = 0
+
+    def insert(self, op: OpRecord) -> None:
+        index = bisect_left(self.keys, op.order)
+        self.keys.insert(index, op.order)
+        self.ops.insert(index, op)
+        self.by_id[op.op_id] = op
 
     def remove(self, op: OpRecord) -> None:
         op.deleted = True
@@ -63,7 +75,18 @@ class _Project:
         self.tombstones += 1
         if self.tombstones >= _COMPACT_AT and self.tombstones * 2 > len(self.ops):
             self.ops = [o for o in self.ops if not o.deleted]
+            self.keys = [o.order for o in self.ops]
             self.tombstones = 0
+
+
+@dataclass(slots=True)
+class Effects:
+    """What the server did to one operation name, kept after a delete so tests can count."""
+
+    cancel_effects: int = 0
+    cancel_executions: int = 0
+    delete_effects: int = 0
+    delete_executions: int = 0
 
 
 def validate_project(project: str) -> None:
@@ -90,6 +113,7 @@ class OperationStore:
         # Notified on every change a waiter could care about (advance, cancel, delete, close).
         self.changed = threading.Condition(self.lock)
         self._projects: dict[str, _Project] = {}
+        self._effects: dict[str, Effects] = {}
         self._next_seq = 1
         self._closed = False
 
@@ -103,13 +127,14 @@ class OperationStore:
             raise ValueError(f"invalid operation id {spec.op_id!r}: use [A-Za-z0-9_-]+")
         if spec.duration < 0 or spec.start_after < 0:
             raise ValueError("duration and start_after must not be negative")
+        if spec.create_at is not None and spec.create_at > self.clock.now():
+            raise ValueError("create_time must not be after the emulator's current time")
         with self.changed:
             op = self._build(spec, self.clock.now())
             project = self._projects.setdefault(spec.project, _Project())
             if op.op_id in project.by_id:
                 raise ValueError(f"operation {op.name} already exists")
-            project.ops.append(op)
-            project.by_id[op.op_id] = op
+            project.insert(op)
             self.changed.notify_all()
         return op
 
@@ -167,9 +192,9 @@ class OperationStore:
             return [op.name for p in projects if p for op in p.ops if not op.deleted]
 
     def page(
-        self, project: str, flt: Filter, start_seq: int, size: int
-    ) -> tuple[list[tuple[OpRecord, Phase]], int | None]:
-        """Up to `size` matches from `start_seq` on, and the seq of the next match (if any)."""
+        self, project: str, flt: Filter, cursor: tuple[int, int] | None, size: int
+    ) -> tuple[list[tuple[OpRecord, Phase]], tuple[int, int] | None]:
+        """Up to `size` matches, newest first, from `cursor` on; and the next match's cursor."""
         found: list[tuple[OpRecord, Phase]] = []
         with self.lock:
             entry = self._projects.get(project)
@@ -177,7 +202,8 @@ class OperationStore:
                 return found, None
             now = self.clock.now()
             ops = entry.ops
-            for index in range(bisect_left(ops, start_seq, key=seq_of), len(ops)):
+            start = 0 if cursor is None else bisect_left(entry.keys, cursor)
+            for index in range(start, len(ops)):
                 op = ops[index]
                 if op.deleted:
                     continue
@@ -185,7 +211,7 @@ class OperationStore:
                 if not flt.matches(op, phase):
                     continue
                 if len(found) == size:
-                    return found, op.seq
+                    return found, op.order
                 found.append((op, phase))
         return found, None
 
@@ -194,8 +220,9 @@ class OperationStore:
     def cancel(self, project: str, op_id: str) -> bool:
         """Request cancellation; True when this call applied the side effect."""
         with self.changed:
+            effects = self._effects_of(f"projects/{project}/operations/{op_id}")
+            effects.cancel_executions += 1
             op = self._require(project, op_id)
-            op.cancel_executions += 1
             now = self.clock.now()
             phase = phase_at(op, now)
             if phase.done:
@@ -205,30 +232,35 @@ class OperationStore:
                     "it cannot be cancelled.",
                 )
             if op.cancel_requested_at is not None:
-                return False
+                return False  # already CANCELLING: Earth Engine answers {} again
             op.cancel_requested_at = now
             op.cancel_at = now + self.cancel_delay
-            op.cancel_effects += 1
+            effects.cancel_effects += 1
             self.changed.notify_all()
             return True
 
     def delete(self, project: str, op_id: str) -> None:
+        name = f"projects/{project}/operations/{op_id}"
         with self.changed:
+            effects = self._effects_of(name)
+            effects.delete_executions += 1
             op = self._require(project, op_id)
             self._projects[project].remove(op)
+            effects.delete_effects += 1
             self.changed.notify_all()
 
-    def cancel_effects(self, project: str, op_id: str) -> int:
+    def effects(self, name: str) -> Effects:
         with self.lock:
-            entry = self._projects.get(project)
-            op = entry.by_id.get(op_id) if entry else None
-            return 0 if op is None else op.cancel_effects
+            return copy.copy(self._effects.get(name, Effects()))
 
-    def cancel_executions(self, project: str, op_id: str) -> int:
-        with self.lock:
-            entry = self._projects.get(project)
-            op = entry.by_id.get(op_id) if entry else None
-            return 0 if op is None else op.cancel_executions
+    def _effects_of(self, name: str) -> Effects:
+        found = self._effects.get(name)
+        if found is None:
+            found = Effects()
+            # Names a client invents (deletes of unknown ids) must not grow this without bound.
+            if len(self._effects) < _MAX_EFFECTS:
+                self._effects[name] = found
+        return found
 
     def advance(self, seconds: float) -> None:
         with self.changed:
@@ -275,10 +307,21 @@ def _schedule(spec: NewOperation, now: float) -> tuple[float, float, float]:
     """(create, start, end) clock times, back-dated so an op born finished has a plausible past."""
     wait, run = spec.start_after, spec.duration
     if spec.state == "PENDING":
-        return now, now + wait, now + wait + run
-    if spec.state in ("RUNNING", "CANCELLING"):
-        return now - wait, now, now + run
-    if spec.state == "CANCELLED":
+        create, start, end = now, now + wait, now + wait + run
+    elif spec.state in ("RUNNING", "CANCELLING"):
+        create, start, end = now - wait, now, now + run
+    elif spec.state == "CANCELLED":
         half = run / 2
-        return now - wait - half, now - half, now + max(half, 1.0)
-    return now - wait - run, now - run, now
+        create, start, end = now - wait - half, now - half, now + max(half, 1.0)
+    else:
+        create, start, end = now - wait - run, now - run, now
+    if spec.create_at is None:
+        return create, start, end
+    # An explicit create time moves the past, never the state asked for: a RUNNING op created
+    # three days ago has been running since start_after seconds after its creation.
+    create = spec.create_at
+    if spec.state in ("RUNNING", "CANCELLING"):
+        start = min(create + wait, now)
+    elif spec.state != "PENDING":
+        start = max(start, create)
+    return create, start, max(end, start)

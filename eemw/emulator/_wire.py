@@ -12,9 +12,6 @@ from typing import Any
 from .._errors import RPC_CODES, rpc_code_for_status
 
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
-# Operation times are the emulator clock laid onto a fixed date, so runs are reproducible.
-EPOCH_UNIX = 1767225600  # 2026-01-01T00:00:00Z
-
 # The status table is the library's own (eemw._errors.RPC_CODES): client and emulator
 # cannot drift apart on what a code means on the wire.
 
@@ -116,11 +113,10 @@ def parse_duration(text: object) -> float:
     return seconds
 
 
-def rfc3339(clock_seconds: float, digits: int) -> str:
-    """Format an emulator-clock time as RFC 3339 UTC with exactly `digits` fractional digits."""
-    nanos = round(clock_seconds * 1_000_000_000)
-    whole, fraction = divmod(nanos, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(EPOCH_UNIX + whole))
+def rfc3339(unix_nanos: int, digits: int) -> str:
+    """Format a Unix time in nanoseconds as RFC 3339 UTC with exactly `digits` fraction digits."""
+    whole, fraction = divmod(unix_nanos, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     if digits <= 0:
         return base + "Z"
     return f"{base}.{fraction:09d}"[: len(base) + 1 + digits] + "Z"

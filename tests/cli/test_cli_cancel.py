@@ -40,6 +40,7 @@ def test_cancel_by_name_cancels_and_exits_0(cli: Run, emu: Emulator) -> None:
     assert result.code == 0, result.err
     assert emu.cancel_effects(ops["running"]) == emu.cancel_effects(ops["pending"]) == 1
     assert "2 cancelled" in result.out
+    emu.advance(2)  # cancel is asynchronous: CANCELLED comes on the emulator clock
     assert all(emu.operation(ops[k])["done"] for k in ("running", "pending"))  # type: ignore[index]
 
 

@@ -201,7 +201,7 @@ def test_emulator_command_warns_off_loopback(run: Run) -> None:
         ("emulator", "--fault-rate", "5"), ("emulator", "--fault-rate", "-1"),
         ("emulator", "--fault-rate", "nan"), ("emulator", "--port", "65536"),
         ("emulator", "--port", "-1"), ("emulator", "--latency", "-5"),
-        ("emulator", "--latency", "inf"), ("emulator", "--seed-operations", "3001"),
+        ("emulator", "--latency", "inf"), ("emulator", "--seed-operations", "10001"),
         ("emulator", "--fault-seed", "x"),
         ("operations", "wait", "X", "--timeout", "nan"),
         ("operations", "wait", "X", "--timeout", "1e9"),

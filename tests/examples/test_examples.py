@@ -21,7 +21,7 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 # What each known example must print; an example not listed here must still exit 0.
 EXPECTED: dict[str, list[str]] = {
-    "quickstart.py": ["get:", "cancel: CANCELLED", "finished SUCCEEDED", "NotFoundError"],
+    "quickstart.py": ["get:", "cancel: CANCELLING", "finished SUCCEEDED", "NotFoundError"],
     "custom_middleware.py": [
         "attempt-log  attempt", "tag          call", "-> UnavailableError", "-> 200",
         "bearer token present: True", "X-Example-Tag=custom-middleware-example",

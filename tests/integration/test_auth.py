@@ -102,7 +102,7 @@ def test_refresh_token_user_credentials_work_for_every_call(emu: Emulator) -> No
     other = emu.add_operation(state="RUNNING")
     with make_client(emu, emu.credentials()) as client:
         client.operations.get(name)
-        assert [op.name for op in client.operations.list()] == [name, other]
+        assert [op.name for op in client.operations.list()] == [other, name]  # newest first
         client.operations.cancel(name)
         client.operations.delete(other)
         assert client.operations.wait(name, timeout=5).cancelled

@@ -57,6 +57,9 @@ def test_cancel_then_get_shows_cancelled(emu: Emulator, version: str) -> None:
     with make_client(emu, version) as client:
         result = client.operations.cancel(name)
         assert (result.name, result.outcome, result.reconciled) == (name, "cancelled", False)
+        # Cancel is asynchronous on Earth Engine: CANCELLING first, CANCELLED later.
+        assert client.operations.get(name).state is eemw.State.CANCELLING
+        emu.advance(2)
         op = client.operations.get(name)
     assert op.done and op.cancelled and op.error is not None and op.error.code == 1
     cancel = next(r for r in emu.requests if r.path.endswith(":cancel"))
@@ -88,7 +91,7 @@ def test_list_pages_lazily(emu: Emulator, version: str) -> None:
         first = next(it)
         assert len(api_requests(emu)) == 1
         rest = list(it)
-    assert [op.name for op in [first, *rest]] == names
+    assert [op.name for op in [first, *rest]] == names[::-1]  # newest first
     collection = f"/{version}/projects/demo/operations?"
     pages = [r for r in api_requests(emu) if r.path.startswith(collection)]
     assert len(pages) == 3

@@ -26,6 +26,9 @@ def test_a_users_test_module_runs_with_the_plugin(tmp_path: Path) -> None:
         def test_cancel(eemw_emulator, eemw_client):
             name = eemw_emulator.add_operation("demo", state="RUNNING")
             eemw_client.operations.cancel(name)
+            # Cancel is asynchronous, as on Earth Engine: CANCELLED comes later.
+            assert eemw_client.operations.get(name).state.value == "CANCELLING"
+            eemw_emulator.advance(2)
             assert eemw_client.operations.get(name).cancelled
             assert eemw_emulator.cancel_effects(name) == 1
     """))

@@ -124,7 +124,10 @@ class Run:
 
 def chaos_run(meters: Meters) -> Run:
     """Run CALLS mixed calls from THREADS threads through one client under chaos."""
-    with Emulator(record_limit=max(100_000, CALLS * 4)) as emu:
+    # faithful mode: needs client reconciliation (issue 10)
+    with Emulator(
+        record_limit=max(100_000, CALLS * 4), honour_idempotency_keys=True
+    ) as emu:
         targets = [
             emu.add_operation("demo", state="RUNNING", duration=1e9, start_after=0.0)
             for _ in range(CALLS // CANCEL_SHARE)
