@@ -21,23 +21,16 @@ Without such an earlier attempt, those answers stay errors.
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._bulk import CancelResult, WaitResult, cancel_many, wait_many
 from ._errors import (
-    ApiError,
-    DeadlineExceededError,
     EemwError,
     FailedPreconditionError,
     MalformedResponseError,
     NotFoundError,
-    OperationFailedError,
-    RetryExhaustedError,
-    TransportError,
-    UnimplementedError,
     UsageError,
 )
 from ._http import Call, CallKind, Response
@@ -53,12 +46,11 @@ from ._validate import (
     states,
     types,
 )
+from ._wait import wait_for
 from .middleware.retry import RetryPolicy
 
 __all__ = ["ClientPort", "DeleteResult", "Operations"]
 
-_MAX_SERVER_WAIT = 60.0
-_MIN_SERVER_WAIT = 0.5
 _CANCELLED_OR_CANCELLING = frozenset({State.CANCELLING, State.CANCELLED})
 
 
@@ -312,68 +304,12 @@ class Operations:
         whose ``last_error`` is the last failure, if any. ``retry`` applies to each
         request the wait makes.
         """
-        client = self._client
         op_name = self.name(name)
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
         check_poll(poll_interval, max_poll_interval)
-        deadline = client.clock() + seconds
-        delay = poll_interval
-        use_wait = True
-        last: Operation | None = None
-        failure: EemwError | None = None
-        while True:
-            started = client.clock()
-            left = deadline - started
-            if left <= 0:
-                raise _wait_timeout(op_name, seconds, last) from failure
-            try:
-                last, use_wait = self._wait_once(op_name, left, use_wait, retry, trace_attributes)
-                failure = None
-            except DeadlineExceededError as error:
-                raise _wait_timeout(op_name, seconds, last) from error
-            except EemwError as error:
-                if not _transient(error):
-                    raise
-                failure = error
-            if last is not None and last.done and failure is None:
-                return _finished(last)
-            now = client.clock()
-            answered_early = now - started < min(left, _MAX_SERVER_WAIT) / 2
-            if failure is not None or not use_wait or answered_early:
-                # The server answered early (best effort) or failed: back off first.
-                client.sleep(min(delay, max(0.0, deadline - now)))
-                delay = min(delay * 2, max_poll_interval)
-
-    def _wait_once(
-        self,
-        name: OperationName,
-        left: float,
-        use_wait: bool,
-        retry: RetryPolicy | None,
-        attributes: Mapping[str, Any] | None,
-    ) -> tuple[Operation, bool]:
-        client = self._client
-        if use_wait:
-            # Ask the server to answer well before our own deadline, so its reply (and the
-            # network) fits in the time left instead of racing the read timeout.
-            server_wait = min(left - min(1.0, left / 10), _MAX_SERVER_WAIT)
-            if server_wait < _MIN_SERVER_WAIT:
-                # Too little time left to ask the server to hold: one last look instead.
-                return self.get(name, timeout=left, retry=retry, trace_attributes=attributes), True
-            try:
-                response = client.send(
-                    self._call("wait", name), "POST", name.path(client.api_version) + ":wait",
-                    # Rounded down: "0.001s" for 0.0009 s left would ask for more than there is.
-                    body={"timeout": f"{math.floor(server_wait * 1000) / 1000:.3f}s"},
-                    timeout=left, retry=retry, trace_attributes=attributes,
-                )
-                return Operation.from_wire(response.json()), True
-            except (UnimplementedError, NotFoundError) as error:
-                if isinstance(error, NotFoundError) and error.from_envelope:
-                    raise  # the service itself says the operation does not exist
-                # No :wait here (this server, version or front end): poll with get.
-        op = self.get(name, timeout=left, retry=retry, trace_attributes=attributes)
-        return op, False
+        return wait_for(
+            self, op_name, seconds, poll_interval, max_poll_interval, retry, trace_attributes
+        )
 
     def cancel_many(
         self,
@@ -433,32 +369,5 @@ class Operations:
 
     def _call(self, kind: CallKind, name: OperationName) -> Call:
         return Call(kind, name.project, self._client.api_version, name.name)
-
-
-def _wait_timeout(
-    name: OperationName, seconds: float, last: Operation | None
-) -> DeadlineExceededError:
-    state = f"still {last.state.value}" if last is not None else "no answer from the server"
-    return DeadlineExceededError(
-        f"operations.wait {name}: {state} after {seconds:g}s; pass a longer timeout= to "
-        "wait longer (the operation itself keeps running)",
-        timeout=seconds, operation=last,
-    )
-
-
-def _transient(error: EemwError) -> bool:
-    """Whether asking again later may give another answer (a wait keeps going)."""
-    if isinstance(error, (RetryExhaustedError, TransportError)):
-        return True
-    return isinstance(error, ApiError) and (
-        error.http_status in (408, 429) or (error.http_status >= 500 and error.http_status != 501)
-    )
-
-
-def _finished(op: Operation) -> Operation:
-    if op.failed:
-        detail = f": {op.error.message}" if op.error and op.error.message else ""
-        raise OperationFailedError(f"operation {op.name} FAILED{detail}", operation=op)
-    return op
 
 

@@ -238,8 +238,11 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     assert stats["idempotent_replays"] == 0
     assert rerun > 0
     # Counters agree: each logical call is one attempt plus its retries, plus the
-    # reconciling get of each reconciled cancel.
-    assert run.attempts == stats["api_requests"] == CALLS + retries + reconciled
+    # reconciling get of each reconciled cancel. On a loaded machine the server may count
+    # an attempt the client already gave up on (a read timeout) after the stats are read.
+    assert run.attempts == CALLS + retries + reconciled
+    timed_out = run.retries["ReadTimeoutError"] + results["ReadTimeoutError"]
+    assert 0 <= run.attempts - stats["api_requests"] <= timed_out
     # Retries work: with five attempts against a 30% fault rate nearly every call succeeds.
     assert results["ok"] + reconciled >= 0.9 * CALLS, results
 
