@@ -83,7 +83,8 @@ class RetryPolicy:
 
     @classmethod
     def none(cls) -> RetryPolicy:
-        """A policy that never retries: every error surfaces as raised by the first attempt."""
+        """A policy that never retries: a call raises its first attempt's own error (marked
+        ``gave_up == "attempts"`` when it could have been retried), as under any policy."""
         return cls(max_attempts=1)
 
     def backoff_ceiling(self, retries_so_far: int) -> float:

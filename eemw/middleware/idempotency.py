@@ -276,8 +276,10 @@ def _rebind(response: Response, request: Request) -> Response:
 
 def _fresh(error: ApiError) -> ApiError:
     """A new exception equal to ``error``, so replays do not share one traceback."""
+    # A retried error may carry the RetryExhaustedError marker: rebuild its own class.
+    cls: type[ApiError] = type(error).__dict__.get("_exhausted_of", type(error))
     try:
-        return type(error)(
+        return cls(
             error.message, http_status=error.http_status, rpc_status=error.rpc_status,
             reason=error.reason, details=error.details, retry_after=error.retry_after,
             operation=error.operation, call=error.call, from_envelope=error.from_envelope,

@@ -25,6 +25,7 @@ from eemw import (
     RetryPolicy,
     UsageError,
 )
+from eemw._errors import mark_exhausted
 from eemw.middleware.idempotency import KEY_HONOURED
 from eemw.testing import FakeClock as FakeTime
 from eemw.testing import MockTransport, respond
@@ -449,3 +450,20 @@ def test_client_get_sends_no_key(fake: FakeTime) -> None:
     transport = MockTransport(lambda r: respond(r, json={"name": NAME}))
     make_client(fake, transport).operations.get(NAME)
     assert "Idempotency-Key" not in transport.requests[0].headers
+
+
+def test_a_replayed_error_keeps_its_own_class_and_facts(fake: FakeTime) -> None:
+    # A caller's policy may retry a 400; the error that ends it carries the marker.
+    stage = Idempotency(clock=fake)
+
+    def refused(request: Request) -> Response:
+        error = eemw.FailedPreconditionError(
+            "done", http_status=400, rpc_status="FAILED_PRECONDITION", retry_after=3.0)
+        raise mark_exhausted(error, "attempts", "done; gave up after 2 attempt(s)")
+
+    transport = MockTransport(refused)
+    for _ in range(2):
+        with pytest.raises(eemw.FailedPreconditionError) as info:
+            stage(make_request("cancel", key="k1"), transport)
+    assert len(transport.requests) == 1  # the second was replayed
+    assert info.value.retry_after == 3.0
