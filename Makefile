@@ -5,16 +5,19 @@ BIN    := $(VENV)/bin
 PLUGINS := $(wildcard plugins/eemw-*) $(wildcard tests/plugins/fixtures/*/pyproject.toml)
 PLUGIN_FILES := $(shell find plugins tests/plugins/fixtures -type f \( -name '*.py' -o -name 'pyproject.toml' -o -name 'py.typed' -o -name 'README.md' \) 2>/dev/null)
 
-.PHONY: demo test lint typecheck unit bench clean
+# The lowest-versions venv: eemw's runtime requirements pinned to their declared floors.
+LOWEST := $(VENV)/lowest
+
+.PHONY: demo test test-lowest lint typecheck unit bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The library in editable mode with its test and CLI extras; the plugins as real,
+# The library in editable mode with its CLI extra and the dev dependency groups; the plugins as real,
 # separately installed distributions so entry-point discovery reads real metadata.
 $(VENV)/.installed: pyproject.toml $(PLUGIN_FILES) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,cli]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,emulator]' --group dev
 	if [ -n "$(strip $(PLUGINS))" ]; then $(BIN)/python -m pip install --quiet --force-reinstall --no-deps $(patsubst %/pyproject.toml,%,$(PLUGINS)); fi
 	touch $@
 
@@ -29,9 +32,32 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-lowest
+
+# Proves the floors in pyproject.toml: the unit and integration suites once more, in a venv
+# resolved to the oldest versions eemw declares (tests/floors.py writes the pins).
+$(LOWEST)/.installed: pyproject.toml tests/floors.py | $(BIN)/python
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python tests/floors.py pyproject.toml $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt \
+		-e '.[cli,emulator]' -r $(LOWEST)/test-requirements.txt
+	touch $@
+
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -m pip list --format=freeze | grep -i -E '^(requests|urllib3|google-auth|opentelemetry-api|cachetools|cryptography|rich)=='
+	$(LOWEST)/bin/python -m pytest tests/unit tests/integration \
+		--ignore=tests/integration/test_official_client.py
 
 bench:
 	$(MAKE) -C benchmarks run
 
+# The documentation site, built strictly: a broken link, a missing page or an undocumented
+# public name fails the build.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
+	$(BIN)/python docs/check_reference.py site
+
 clean:
-	rm -rf $(VENV) .bench-venv .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench-venv .mypy_cache .ruff_cache site

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._bulk import CancelOutcome, CancelResult, WaitResult
     from ._client import API_VERSIONS, DEFAULT_ENDPOINT, Client
+    from ._config import ENVIRONMENT, EnvVar
     from ._errors import (
         RPC_CODES,
         AbortedError,
@@ -119,6 +120,8 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_ENDPOINT": "._client",
     "DEFAULT_SCOPES": ".middleware.auth",
     "DEFAULT_TIMEOUTS": "._validate",
+    "ENVIRONMENT": "._config",
+    "EnvVar": "._config",
     "DeadlineExceededError": "._errors",
     "DeleteResult": "._operations",
     "Decision": ".middleware.retry",
@@ -214,6 +217,7 @@ __all__ = [
     "DEFAULT_TIMEOUTS",
     "EARTHENGINE_SCOPE",
     "ENTRY_POINT_GROUP",
+    "ENVIRONMENT",
     "IDEMPOTENCY_KEY",
     "REQUIRED_SCOPES",
     "RETRY_POLICY",
@@ -240,6 +244,7 @@ __all__ = [
     "DeleteResult",
     "EemwError",
     "Entry",
+    "EnvVar",
     "FailedPreconditionError",
     "Handler",
     "Headers",

@@ -10,7 +10,6 @@ client's private state.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import random as _random
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from ._config import env_attempts, env_text, env_timeout
 from ._credentials import RefreshSession, default_credentials, given_credentials
 from ._errors import UsageError
 from ._http import Call, Context, Headers, Request, Response
@@ -49,13 +49,22 @@ if TYPE_CHECKING:
 __all__ = ["API_VERSIONS", "DEFAULT_ENDPOINT", "Client"]
 
 DEFAULT_ENDPOINT = "https://earthengine.googleapis.com"
+"""Earth Engine's API endpoint, used unless ``endpoint=`` or ``EEMW_ENDPOINT`` says otherwise."""
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
+"""The API versions eemw speaks; ``v1`` is the default."""
+# The calls the client-wide ``timeout`` applies to; ``wait`` keeps its own (a whole wait).
+_SINGLE_CALLS = ("get", "list", "cancel", "delete")
 
 
 class Client:
     """A client for the Earth Engine operations API.
 
-    ``project`` defaults to the credentials' project, then ``GOOGLE_CLOUD_PROJECT``.
+    Every argument left out may come from the environment (``EEMW_ENDPOINT``,
+    ``EEMW_API_VERSION``, ``EEMW_PROJECT``, ``EEMW_TIMEOUT``, ``EEMW_RETRY_ATTEMPTS``,
+    ``EEMW_PLUGINS``; see :data:`eemw.ENVIRONMENT`); an argument always wins.
+    ``project`` defaults to ``EEMW_PROJECT``, the credentials' project, then
+    ``GOOGLE_CLOUD_PROJECT``. ``timeout`` is the default deadline of get, list (per page),
+    cancel and delete in seconds (60; ``wait`` keeps its own, 600).
     ``credentials`` default to ``google.auth.default()``. ``quota_project`` (sent as
     ``X-Goog-User-Project``) defaults to the credentials' quota project, then ``project``.
     ``transport`` is any ``Request -> Response`` callable: a
@@ -77,10 +86,11 @@ class Client:
         self,
         project: str | None = None,
         *,
-        endpoint: str = DEFAULT_ENDPOINT,
-        api_version: str = "v1",
+        endpoint: str | None = None,
+        api_version: str | None = None,
         credentials: ga_credentials.Credentials | None = None,
         quota_project: str | None = None,
+        timeout: float | None = None,
         retry: RetryPolicy | None = None,
         retry_budget: RetryBudget | None = None,
         transport: Handler | None = None,
@@ -99,14 +109,23 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
-        self.endpoint = check_endpoint(endpoint)
+        self.endpoint = check_endpoint(endpoint or env_text("EEMW_ENDPOINT") or DEFAULT_ENDPOINT)
+        api_version = api_version or env_text("EEMW_API_VERSION") or "v1"
         if api_version not in API_VERSIONS:
             raise UsageError(f"api_version must be one of {API_VERSIONS}, not {api_version!r}")
         self.api_version = api_version
+        self.timeout = check_timeout(timeout, env_timeout("EEMW_TIMEOUT") or DEFAULT_TIMEOUT)
+        """The default deadline of get, list (per page), cancel and delete, in seconds."""
+        self._timeouts = {**DEFAULT_TIMEOUTS, **dict.fromkeys(_SINGLE_CALLS, self.timeout)}
+        if retry is None and (attempts := env_attempts("EEMW_RETRY_ATTEMPTS")) is not None:
+            retry = RetryPolicy(max_attempts=attempts)
         credentials, found_project = (
             default_credentials() if credentials is None else given_credentials(credentials)
         )
-        self.project = project or found_project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        self.project = (
+            project or env_text("EEMW_PROJECT") or found_project
+            or env_text("GOOGLE_CLOUD_PROJECT")
+        )
         if self.project is not None:
             collection_path(self.project, api_version)  # validates the project id
         self.quota_project = header_value(
@@ -208,7 +227,7 @@ class Client:
         ``trace_attributes`` are added to the call's span. Every option is validated
         before anything is sent. Raises an :class:`~eemw.EemwError` for any failure.
         """
-        seconds = check_timeout(timeout, DEFAULT_TIMEOUTS.get(call.kind, DEFAULT_TIMEOUT))
+        seconds = check_timeout(timeout, self._timeouts.get(call.kind, self.timeout))
         context = (
             self._context
             .set(DEADLINE, self.clock() + seconds)

@@ -1,8 +1,8 @@
-"""Small network facts shared by the auth stage and the CLI."""
+"""Small network facts shared by the transport, the auth stage and the CLI."""
 
 from __future__ import annotations
 
-__all__ = ["is_loopback"]
+__all__ = ["is_loopback", "secs"]
 
 
 def is_loopback(host: str) -> bool:
@@ -19,3 +19,8 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def secs(timeout: float | None) -> str:
+    """A timeout as error messages show it: ``0.3s``, ``none``."""
+    return "none" if timeout is None else f"{timeout:.3g}s"

@@ -11,13 +11,12 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 from ._wire import ApiError, Reply, error_info, json_reply
 
 EE_SCOPE = "https://www.googleapis.com/auth/earthengine"
@@ -135,10 +134,13 @@ class ServiceAccount:
     def private_key(self) -> rsa.RSAPrivateKey:
         with self._lock:
             if self._key is None:
-                self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                self._key = _crypto().rsa.generate_private_key(
+                    public_exponent=65537, key_size=2048
+                )
             return self._key
 
     def info(self, token_uri: str) -> dict[str, str]:
+        serialization = _crypto().serialization
         pem = self.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -155,6 +157,34 @@ class ServiceAccount:
             "token_uri": token_uri,
             "universe_domain": "googleapis.com",
         }
+
+
+class _Crypto:
+    """The pieces of cryptography the service-account flow uses, imported on first use."""
+
+    def __init__(self) -> None:
+        try:
+            from cryptography.exceptions import InvalidSignature
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        except ImportError as exc:
+            raise RuntimeError(
+                "the emulator's service-account flow needs cryptography: "
+                "pip install 'eemw[emulator]'"
+            ) from exc
+        self.InvalidSignature = InvalidSignature
+        self.hashes, self.serialization = hashes, serialization
+        self.padding, self.rsa = padding, rsa
+
+
+_CRYPTO: list[_Crypto] = []
+
+
+def _crypto() -> _Crypto:
+    # Only service-account flows need it: user credentials work without the extra.
+    if not _CRYPTO:
+        _CRYPTO.append(_Crypto())
+    return _CRYPTO[0]
 
 
 class _GrantError(Exception):
@@ -190,14 +220,15 @@ def verify_assertion(
     header, claims = _json_segment(parts[0]), _json_segment(parts[1])
     if header.get("alg") != "RS256" or header.get("kid", account.key_id) != account.key_id:
         raise _GrantError("invalid_grant", "Invalid JWT Signature.")
+    crypto = _crypto()
     try:
         account.private_key.public_key().verify(
             _b64decode(parts[2]),
             f"{parts[0]}.{parts[1]}".encode("ascii"),
-            padding.PKCS1v15(),
-            hashes.SHA256(),
+            crypto.padding.PKCS1v15(),
+            crypto.hashes.SHA256(),
         )
-    except (InvalidSignature, binascii.Error, ValueError):
+    except (crypto.InvalidSignature, binascii.Error, ValueError):
         raise _GrantError("invalid_grant", "Invalid JWT Signature.") from None
     _check_claims(claims, account, audiences)
     return claims

@@ -8,23 +8,35 @@ checked, a missing scope is warned about (:class:`MissingScopeWarning`) and name
 the server answers 403. Tokens are refreshed ahead of expiry (google-auth's threshold),
 one refresh at a time across threads, and a 401 triggers one refresh and one re-send.
 
+A refresh happens inside the attempt's deadline: the token requests, the wait for another
+thread's refresh and google-auth's own retries all end by then. A refresh that cannot
+finish in time, or whose token endpoint is unreachable or answers 429/5xx, raises
+:class:`~eemw.ConnectError` (nothing reached the API, so the retry stage may try again,
+and turns it into :class:`~eemw.DeadlineExceededError` once the call's deadline has
+passed); google-auth's sleeping retries are cut short for the same reason. A token
+endpoint that answers with something that is not a token (HTML, an empty body, a JSON
+array, a malformed ``expires_in``), or refuses the grant, raises
+:class:`~eemw.UnauthenticatedError`.
+
 A token is never sent over plain http except to a loopback address, and never appears in
 a log line, span, repr or error message: errors quote the token endpoint's answer at most,
-never what was sent to it, and google-auth's own DEBUG records of the token requests it
-makes for eemw have their credential fields redacted.
+never what was sent to it, and google-auth's own DEBUG records of token requests have
+their credential fields redacted (:func:`eemw._redact.install_log_filters`, installed when
+a stage is built).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
-
-from google.auth import exceptions as ga_exceptions
 
 from .._errors import (
     ConnectError,
@@ -33,10 +45,10 @@ from .._errors import (
     UnauthenticatedError,
 )
 from .._http import CallKind, Request, Response
-from .._net import is_loopback
+from .._net import is_loopback, secs
 from .._pipeline import Handler
-from .._redact import REDACTED
-from .check import safe_text
+from .._redact import install_log_filters
+from .._tokens import refresh_within
 
 if TYPE_CHECKING:
     # Imported for types only: at run time google.auth.credentials pulls in asyncio,
@@ -71,18 +83,8 @@ The auth stage reads this table on every call (a kind missing from it falls back
 """
 
 _SCOPE_REASON = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
-_REFRESH_ERROR_CHARS = 200
-# What google-auth's own DEBUG log of a token request may show in clear (it hashes a few
-# fields, but not a service account's signed assertion, an STS subject token or headers).
-_GOOGLE_AUTH_LOGGER = "google.auth.transport.requests"
-_CREDENTIAL_FIELDS = frozenset({
-    "assertion", "client_assertion", "subject_token", "actor_token", "code",
-    "code_verifier", "password", "refresh_token", "client_secret", "access_token", "id_token",
-})
-_CREDENTIAL_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "x-goog-api-key", "cookie",
-})
-_install_lock = threading.Lock()
+_SAFE_ORIGINS_MAX = 256
+_LIVE: weakref.WeakSet[Auth] = weakref.WeakSet()
 
 
 class MissingScopeWarning(UserWarning):
@@ -169,8 +171,13 @@ class Auth:
 
     Raises :class:`~eemw.InsecureTransportError` before any I/O when a token would go
     over plain http to a host that is not loopback; :class:`~eemw.UnauthenticatedError`
-    when the credentials cannot be refreshed or a re-sent request gets a second 401;
-    :class:`~eemw.ConnectError` when the token endpoint cannot be reached.
+    when the credentials cannot be refreshed (the grant is refused or the reply is not a
+    token) or a re-sent request gets a second 401; :class:`~eemw.ConnectError` when the
+    token endpoint cannot be reached, answers 429/5xx, or the refresh (or the wait for
+    another thread's) cannot finish within the attempt's timeout.
+
+    :meth:`close` closes ``refresh_request`` when it has a ``close`` method (e.g.
+    :class:`eemw._transport.RefreshRequests`); the client calls it when it closes.
     """
 
     def __init__(
@@ -192,11 +199,14 @@ class Auth:
         self._anonymous = isinstance(credentials, AnonymousCredentials)
         self._applied: tuple[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
+        _LIVE.add(self)
+        # The scheme+authority of http URLs already found to be loopback: per stage, bounded.
+        self._safe_origins: set[str] = set()
         # Per call kind, the table entry the credentials were last scoped for.
         self._scoped_for: dict[str, Sequence[str]] = {}
         self.refreshes = 0
         """How many times the stage refreshed the credentials."""
-        _redact_google_auth_log()
+        install_log_filters()
         if not self._anonymous:
             for kind in list(self._table):
                 self._accepted(kind)
@@ -213,17 +223,36 @@ class Auth:
     def __call__(self, request: Request, call_next: Handler) -> Response:
         if self._anonymous:
             return call_next(self._with_quota(request))
-        _refuse_insecure(request.url)
+        url = request.url
+        if url[:8].lower() != "https://":
+            self._refuse_insecure(url)
         accepted = self._accepted(request.call.kind)
-        token = self._token(request.timeout)
+        timeout = request.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        token = self._token(deadline, timeout)
         try:
             return self._send(request, token, accepted, call_next)
         except UnauthenticatedError:
             # The token may have been revoked or expired early: refresh once, re-send once.
-            fresh = self._token(request.timeout, stale=token)
+            fresh = self._token(deadline, timeout, stale=token)
             if fresh == token:
                 raise
         return self._send(request, fresh, accepted, call_next)
+
+    def _refuse_insecure(self, url: str) -> None:
+        # The verdict depends only on scheme and authority: one parse per origin, not per call.
+        key = "/".join(url.split("/", 3)[:3])
+        if key in self._safe_origins:
+            return
+        _check_origin(url)
+        if len(self._safe_origins) < _SAFE_ORIGINS_MAX:
+            self._safe_origins.add(key)
+
+    def close(self) -> None:
+        """Close what the stage's ``refresh_request`` opened, if it can be closed."""
+        close = getattr(self._refresh_request, "close", None)
+        if close is not None:
+            close()
 
     def _send(
         self, request: Request, token: str, accepted: Sequence[str], call_next: Handler
@@ -262,64 +291,36 @@ class Auth:
                 self._scoped_for[kind] = accepted
         return accepted
 
-    def _token(self, timeout: float | None, stale: str | None = None) -> str:
+    def _token(
+        self, deadline: float | None, timeout: float | None, stale: str | None = None
+    ) -> str:
         """A valid token other than ``stale``, refreshing under the lock when needed."""
         token = _usable_token(self._credentials, stale)
         if token is not None:
             return token
-        wait = -1 if timeout is None else min(max(timeout, 0.0), threading.TIMEOUT_MAX)
-        if not self._lock.acquire(timeout=wait):
+        # Waiting for another thread's refresh uses this caller's own time left, no more.
+        wait = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not self._lock.acquire(timeout=min(wait, threading.TIMEOUT_MAX)):
             raise ConnectError(
-                f"gave up after {timeout:.3g}s waiting for another thread's token refresh"
+                f"gave up after {secs(timeout)} waiting for another thread's token refresh"
             )
         try:
             # Another thread may have refreshed while this one waited for the lock.
             token = _usable_token(self._credentials, stale)
             if token is None:
-                token = self._refresh(after_401=stale is not None, timeout=timeout)
+                token = self._refresh(after_401=stale is not None, deadline=deadline,
+                                      timeout=timeout)
         finally:
             self._lock.release()
         return token
 
-    def _refresh(self, *, after_401: bool, timeout: float | None) -> str:
+    def _refresh(self, *, after_401: bool, deadline: float | None, timeout: float | None) -> str:
         credentials = self._credentials
         why = "after the server rejected the token (401)" if after_401 else "before sending"
-        request = _Bounded(self._refresh_request(), timeout)
-        try:
-            credentials.refresh(request)  # type: ignore[no-untyped-call]
-        except ga_exceptions.RefreshError as exc:
-            if not getattr(exc, "retryable", False):
-                raise self._refresh_failed(credentials, why, exc) from exc
-            # A 5xx or 429 from the token endpoint: nothing reached the API, so the retry
-            # stage may try again, exactly as for a refused connection.
-            raise ConnectError(
-                f"the token endpoint failed temporarily while refreshing the credentials {why}"
-                f" ({_refresh_failure(exc)})"
-            ) from exc
-        except ga_exceptions.TransportError as exc:
-            raise ConnectError(
-                f"could not reach the token endpoint to refresh the credentials {why} "
-                f"({type(exc).__name__})"
-            ) from exc
-        except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError) as exc:
-            raise self._refresh_failed(credentials, why, exc) from exc
+        token = refresh_within(credentials, self._refresh_request(), deadline, timeout, why)
         self.refreshes += 1
         logger.debug("refreshed credentials (%s) %s", type(credentials).__name__, why)
-        token = credentials.token
-        if not token:
-            raise UnauthenticatedError(
-                f"the credentials ({type(credentials).__name__}) produced no token on refresh",
-                http_status=401, rpc_status="UNAUTHENTICATED",
-            )
-        return str(token)
-
-    @staticmethod
-    def _refresh_failed(credentials: object, why: str, exc: Exception) -> UnauthenticatedError:
-        return UnauthenticatedError(
-            f"could not refresh the credentials ({type(credentials).__name__}) {why}: "
-            f"{_refresh_failure(exc)}",
-            http_status=401, rpc_status="UNAUTHENTICATED",
-        )
+        return token
 
     def _explain_scope(
         self, error: PermissionDeniedError, accepted: Sequence[str]
@@ -359,34 +360,6 @@ def _lacks_scope(error: PermissionDeniedError) -> bool:
     )
 
 
-def _refresh_failure(exc: Exception) -> str:
-    # google-auth puts the token endpoint's answer (``invalid_grant: …``) or its own
-    # explanation first; it never holds what was sent, so a bounded excerpt is safe.
-    # Other exceptions may say anything: name their type only.
-    first = exc.args[0] if exc.args else None
-    text = ""
-    if isinstance(exc, ga_exceptions.GoogleAuthError) and isinstance(first, str):
-        text = safe_text(first, _REFRESH_ERROR_CHARS)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name
-
-
-def _refuse_insecure(url: str) -> None:
-    if url[:8].lower() == "https://":
-        return
-    # The verdict depends only on scheme and authority: one parse per origin, not per call.
-    origin = url.split("/", 3)[:3]
-    key = "/".join(origin)
-    if key in _SAFE_ORIGINS:
-        return
-    _check_origin(url)
-    if len(_SAFE_ORIGINS) < 256:
-        _SAFE_ORIGINS.add(key)
-
-
-_SAFE_ORIGINS: set[str] = set()
-
-
 def _check_origin(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -398,55 +371,11 @@ def _check_origin(url: str) -> None:
     )
 
 
-class _RedactGoogleAuthLog(logging.Filter):
-    """Redacts credentials in google-auth's DEBUG records of the requests it makes.
-
-    With the ``google`` logger at DEBUG, google-auth logs each token request's body and
-    headers as a structured ``httpRequest`` attribute; a JSON log formatter would print a
-    service account's signed JWT assertion (good for an hour of access tokens) and any
-    ``Authorization`` header. The record is kept, with those values replaced.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        http = getattr(record, "httpRequest", None)
-        if isinstance(http, Mapping):
-            record.httpRequest = {
-                **http,
-                "body": _redacted(http.get("body"), _CREDENTIAL_FIELDS),
-                "headers": _redacted(http.get("headers"), _CREDENTIAL_HEADERS),
-            }
-        return True
+def _reset_after_fork() -> None:
+    # A lock some other thread held at the fork would stay held in the child forever.
+    for stage in list(_LIVE):
+        stage._lock = threading.Lock()
 
 
-def _redacted(values: object, secret: frozenset[str]) -> object:
-    if not isinstance(values, Mapping):
-        return values
-    return {k: REDACTED if str(k).lower() in secret else v for k, v in values.items()}
-
-
-def _redact_google_auth_log() -> None:
-    logger = logging.getLogger(_GOOGLE_AUTH_LOGGER)
-    with _install_lock:
-        if not any(isinstance(f, _RedactGoogleAuthLog) for f in logger.filters):
-            logger.addFilter(_RedactGoogleAuthLog())
-
-
-class _Bounded:
-    """A google-auth transport request whose timeout never exceeds the attempt's time left.
-
-    google-auth otherwise uses its own 120 s default for the token request, which would let
-    a slow token endpoint hold a call far past its deadline.
-    """
-
-    __slots__ = ("_inner", "_timeout")
-
-    def __init__(self, inner: Any, timeout: float | None) -> None:
-        self._inner = inner
-        self._timeout = timeout
-
-    def __call__(self, url: str, method: str = "GET", body: Any = None,
-                 headers: Any = None, timeout: float | None = None, **kwargs: Any) -> Any:
-        if self._timeout is not None:
-            timeout = self._timeout if timeout is None else min(timeout, self._timeout)
-        return self._inner(url, method=method, body=body, headers=headers, timeout=timeout,
-                           **kwargs)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -308,3 +308,90 @@ def test_an_environment_proxy_never_carries_a_token_to_loopback(
                          retry=eemw.RetryPolicy.none())
     with client:
         assert client.operations.get(name).name == name
+
+
+# --- hostile token endpoints ---------------------------------------------------------------
+
+
+def user_credentials(token_uri: str) -> Credentials:
+    return Credentials(token=None, refresh_token="refresh-secret", client_id="id",
+                       client_secret="client-secret", token_uri=token_uri + "/token")
+
+
+def outcome(action: Callable[[], object], limit: float = 30.0) -> BaseException | None:
+    """What ``action`` raised (None if nothing), run in a thread.
+
+    ``limit`` is a hang guard, far above any deadline in these tests, not a timing check.
+    """
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():
+        pytest.fail(f"the call was still running after {limit}s")
+    return raised[0] if raised else None
+
+
+@pytest.mark.parametrize("reply", [
+    b"<html><body>Please sign in to the proxy</body></html>",
+    b"",
+    b"[]",
+    b'{"access_token": "t", "expires_in": {"seconds": 3600}}',
+    b'{"access_token": "t", "expires_in": "soon"}',
+])
+def test_a_token_reply_that_is_not_a_token_is_unauthenticated(emu: Emulator, reply: bytes) -> None:
+    name = emu.add_operation("demo", state="RUNNING")
+    with serve(lambda handler, seen: send(handler, 200, reply)) as (token_uri, _):
+        client = eemw.Client("demo", endpoint=emu.url, credentials=user_credentials(token_uri),
+                             retry=NO_RETRY)
+        with client, pytest.raises(eemw.UnauthenticatedError) as caught:
+            client.operations.get(name)
+    message = str(caught.value)
+    assert "refresh-secret" not in message and "client-secret" not in message
+    assert [r for r in emu.requests if r.path != "/token"] == []
+
+
+def test_a_trickling_token_endpoint_ends_the_call_at_its_deadline(emu: Emulator) -> None:
+    name = emu.add_operation("demo", state="RUNNING")
+    stop = threading.Event()
+
+    def trickle(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        # A header block that never ends: each byte is well within any socket timeout.
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        while not stop.wait(0.02):
+            try:
+                handler.wfile.write(b"X")
+            except OSError:
+                return  # the client gave up, as it should
+
+    with serve(trickle) as (token_uri, seen):
+        client = eemw.Client("demo", endpoint=emu.url, credentials=user_credentials(token_uri))
+        try:
+            error = outcome(lambda: client.operations.get(name, timeout=1.0))
+        finally:
+            stop.set()
+            client.close()
+    assert isinstance(error, eemw.DeadlineExceededError), repr(error)
+    assert isinstance(error.__cause__, eemw.ConnectError)
+    assert "token request failed" in str(error.__cause__)
+    assert len(seen.requests) >= 1
+
+
+def test_a_failing_token_endpoint_costs_one_request_per_attempt(emu: Emulator) -> None:
+    # google-auth's own retries sleep about 3 s inside refresh(), whatever the call's
+    # timeout; eemw cuts them short and lets its retry stage decide.
+    name = emu.add_operation("demo", state="RUNNING")
+    busy = b'{"error": "temporarily_unavailable"}'
+    with serve(lambda handler, seen: send(handler, 503, busy)) as (token_uri, seen):
+        with eemw.Client("demo", endpoint=emu.url, credentials=user_credentials(token_uri),
+                         retry=NO_RETRY) as client, pytest.raises(eemw.ConnectError) as caught:
+            client.operations.get(name, timeout=5.0)
+        assert len(seen.requests) == 1
+    assert "token endpoint failed temporarily" in str(caught.value)

@@ -32,6 +32,7 @@ from eemw import (
     UnauthenticatedError,
 )
 from eemw._pipeline import Entry, Pipeline, Stack
+from eemw._tokens import TokenResponse
 from eemw.middleware.auth import (
     CLOUD_PLATFORM_SCOPE,
     EARTHENGINE_SCOPE,
@@ -331,8 +332,11 @@ def test_the_refresh_request_is_bounded_by_the_attempt_timeout() -> None:
     auth = Auth(Recording(), refresh_request=factory)
     pipeline(auth, MockTransport(ok))(make_request().with_timeout(2.5))
     assert len(made) == 1
-    # google-auth asked for 120 s; the call had 2.5 s left.
-    assert sent == [{"method": "POST", "body": None, "headers": None, "timeout": 2.5}]
+    # google-auth asked for 120 s; the call had at most 2.5 s left.
+    (asked,) = sent
+    timeout = asked.pop("timeout")
+    assert asked == {"method": "POST", "body": None, "headers": None}
+    assert 0 < timeout <= 2.5
 
 
 def test_a_retryable_token_endpoint_failure_is_a_connect_error() -> None:
@@ -392,6 +396,95 @@ def test_waiting_for_another_threads_refresh_is_bounded_by_the_attempt_timeout()
         refresher.join(10)
     assert creds.refresh_calls == 1
     assert sent_tokens(transport) == ["Bearer tok-1"]
+
+
+def test_a_refresh_with_no_time_left_asks_no_token_endpoint() -> None:
+    asked: list[str] = []
+    creds = user_creds(None, refresh_token="refresh-secret", client_id="id",
+                       client_secret="client-secret", token_uri="https://oauth2.example/token")
+    auth = Auth(creds, refresh_request=lambda: lambda url, **_: asked.append(url))
+    transport = MockTransport(ok)
+    with pytest.raises(ConnectError, match="passed while refreshing") as caught:
+        pipeline(auth, transport)(make_request(timeout=0.0))
+    assert asked == []
+    assert transport.requests == []
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("reply", [
+    (503, b'{"error": "unavailable"}'),
+    (429, b""),
+    (400, b'{"error": "temporarily_unavailable"}'),
+])
+def test_a_busy_token_endpoint_is_asked_once_and_is_a_connect_error(
+    reply: tuple[int, bytes],
+) -> None:
+    # google-auth would sleep and ask again (about 3 s whatever the call's timeout):
+    # retrying is the retry stage's job, which knows the deadline.
+    asked: list[str] = []
+
+    def endpoint(url: str, **_: Any) -> TokenResponse:
+        asked.append(url)
+        return TokenResponse(reply[0], {}, reply[1])
+
+    creds = user_creds(None, refresh_token="refresh-secret", client_id="id",
+                       client_secret="client-secret", token_uri="https://oauth2.example/token")
+    transport = MockTransport(ok)
+    with pytest.raises(ConnectError, match="token endpoint failed temporarily"):
+        pipeline(Auth(creds, refresh_request=lambda: endpoint), transport)(make_request())
+    assert asked == ["https://oauth2.example/token"]
+    assert transport.requests == []
+
+
+def test_a_refused_grant_is_not_mistaken_for_a_busy_endpoint() -> None:
+    def endpoint(url: str, **_: Any) -> TokenResponse:
+        return TokenResponse(400, {}, b'{"error": "invalid_grant"}')
+
+    creds = user_creds(None, refresh_token="refresh-secret", client_id="id",
+                       client_secret="client-secret", token_uri="https://oauth2.example/token")
+    with pytest.raises(UnauthenticatedError, match="invalid_grant"):
+        pipeline(Auth(creds, refresh_request=lambda: endpoint), MockTransport(ok))(make_request())
+
+
+def test_a_refresh_lock_held_at_fork_is_free_in_the_child(
+    in_forked_child: Callable[[Callable[[], str]], str],
+) -> None:
+    # gunicorn --preload, Celery prefork: a thread of the parent was refreshing when it
+    # forked. The child has no such thread, so the lock it held must not carry over.
+    creds = FakeCredentials()
+    creds.gate = threading.Event()
+    transport = MockTransport(ok)
+    send = pipeline(make_auth(creds), transport)
+    refresher = threading.Thread(target=send, args=(make_request(),))
+    refresher.start()
+    try:
+        assert creds.entered.wait(10)
+        outcome = in_forked_child(lambda: child_refresh(creds, send, transport))
+    finally:
+        creds.gate.set()
+        refresher.join(10)
+    assert outcome == "Bearer tok-1"
+
+
+def child_refresh(creds: FakeCredentials, send: Pipeline, transport: MockTransport) -> str:
+    creds.gate = None
+    send(make_request(timeout=5.0))
+    return str(transport.requests[-1].headers["authorization"])
+
+
+def test_close_closes_a_refresh_request_factory_that_can_be_closed() -> None:
+    closed: list[str] = []
+
+    class Factory:
+        def __call__(self) -> None:
+            return None
+
+        def close(self) -> None:
+            closed.append("closed")
+
+    Auth(FakeCredentials(), refresh_request=Factory()).close()
+    make_auth(FakeCredentials()).close()  # a plain callable: nothing to close
+    assert closed == ["closed"]
 
 
 # --- plain http ---------------------------------------------------------------------------

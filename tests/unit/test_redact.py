@@ -105,3 +105,51 @@ def test_secret_value_never_survives(
     redacted = redact_url(url)
     assert value not in redacted
     assert redacted.endswith(f"{key}={REDACTED}")
+
+
+# --- log filters ---------------------------------------------------------------------------
+
+_IMPORT_EVERYTHING = """
+import importlib, json, logging, pkgutil
+import eemw
+
+for module in pkgutil.walk_packages(eemw.__path__, "eemw."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+watched = ["urllib3.connectionpool", "google.auth.transport.requests", "urllib3", "google", ""]
+
+def filters():
+    return {name: len(logging.getLogger(name).filters) for name in watched}
+
+print(json.dumps(filters()))
+from google.auth.credentials import AnonymousCredentials
+for _ in range(2):
+    eemw.Client("demo", credentials=AnonymousCredentials()).close()
+print(json.dumps(filters()))
+seen = []
+handler = logging.Handler()
+handler.emit = lambda record: seen.append(record.getMessage())
+pool = logging.getLogger("urllib3.connectionpool")
+pool.addHandler(handler)
+pool.setLevel(logging.DEBUG)
+pool.debug('%s://%s:%s "%s %s %s" %s %s', "https", "example.com", 443, "GET",
+           "/v1/x?access_token=SECRET-VALUE&a=1", "HTTP/1.1", 200, 2)
+print(json.dumps(seen))
+"""
+
+
+def test_importing_eemw_changes_no_logger_and_a_client_installs_the_filters_once() -> None:
+    # Logging belongs to the application: only building a client may add eemw's filters.
+    import json
+    import subprocess
+    import sys
+
+    ran = subprocess.run([sys.executable, "-c", _IMPORT_EVERYTHING], capture_output=True,
+                         text=True, timeout=120, check=True)
+    on_import, with_clients, logged = (json.loads(line) for line in ran.stdout.splitlines())
+    assert on_import == dict.fromkeys(on_import, 0)
+    assert with_clients == {**on_import, "urllib3.connectionpool": 1,
+                            "google.auth.transport.requests": 1}
+    assert logged == [
+        'https://example.com:443 "GET /v1/x?access_token=REDACTED&a=1 HTTP/1.1" 200 2'
+    ]

@@ -253,11 +253,12 @@ def test_trickling_body_is_cut_at_the_attempt_timeout(
         transport(request(server.url, timeout=0.3))
 
 
-def test_trickling_headers_are_cut_at_the_attempt_timeout(
-    serve: Any, transport: RequestsTransport
-) -> None:
-    # Each header byte arrives well within the socket timeout, and http.client reads the
-    # whole header block in one call: only the watchdog can end this attempt in time.
+def trickling_headers(server: Server) -> Behaviour:
+    """A header block sent a byte at a time, each well within the socket timeout.
+
+    http.client reads the whole header block in one call: only the watchdog can end such
+    an attempt in time.
+    """
     head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 400 + b"\r\nContent-Length: 2\r\n\r\n{}"
 
     def trickle(conn: socket.socket, _: bytes) -> None:
@@ -269,9 +270,164 @@ def test_trickling_headers_are_cut_at_the_attempt_timeout(
             except OSError:
                 return  # the client gave up, as it should
 
-    server = serve(trickle)
+    return trickle
+
+
+def trickling_server(serve: Callable[[Behaviour], Server]) -> Server:
+    server = serve(answer())
+    server.behaviour = trickling_headers(server)
+    return server
+
+
+def test_trickling_headers_are_cut_at_the_attempt_timeout(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    server = trickling_server(serve)
     with pytest.raises(ReadError, match="no complete response within the attempt timeout"):
         transport(request(server.url, timeout=0.3))
+
+
+def test_a_callers_subclassed_adapter_gets_the_same_deadline(serve: Any) -> None:
+    server = trickling_server(serve)
+    session = requests.Session()
+    adapter = CountingAdapter()
+    session.mount("http://", adapter)
+    with pytest.raises(ReadError, match="no complete response within the attempt timeout"):
+        RequestsTransport(session)(request(server.url, timeout=0.3))
+    assert adapter.sent == 1
+
+
+def test_an_environment_proxy_gets_the_same_deadline(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = trickling_server(serve)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    transport = RequestsTransport()
+    with pytest.raises(ReadError, match="no complete response within the attempt timeout"):
+        transport(request("http://api.example.invalid", timeout=0.3))
+    transport.close()
+    assert proxy.requests[0].startswith(b"GET http://api.example.invalid/")
+
+
+def test_deadlines_hold_in_a_process_forked_after_the_transport_was_used(
+    serve: Any, transport: RequestsTransport, in_forked_child: Any
+) -> None:
+    # gunicorn --preload, Celery prefork: the parent's watchdog thread is not in the child.
+    fast = serve(answer())
+    transport(request(fast.url, timeout=1.0))
+    slow = trickling_server(serve)
+
+    def attempt() -> str:
+        try:
+            transport(request(slow.url, timeout=0.3))
+        except ReadError as error:
+            return str(error)
+        return "answered"
+
+    assert "no complete response within the attempt timeout" in in_forked_child(attempt)
+
+
+@pytest.mark.parametrize("session", ["own", "callers"])
+def test_an_attempt_is_disarmed_before_its_connection_returns_to_the_pool(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, session: str
+) -> None:
+    # Once back in the pool another thread may check the connection out: an alarm still
+    # armed on it would shut that thread's socket down at this attempt's deadline.
+    from eemw._watchdog import WATCHDOG
+
+    server = serve(answer(body=b'{"name": "x"}'))
+    armed_on_return: list[int] = []
+    put_conn = urllib3.HTTPConnectionPool._put_conn
+
+    def spy(pool: Any, conn: Any) -> None:
+        armed_on_return.append(sum(a.conn is conn for a in list(WATCHDOG._armed)))
+        put_conn(pool, conn)
+
+    monkeypatch.setattr(urllib3.HTTPConnectionPool, "_put_conn", spy)
+    transport = RequestsTransport(requests.Session() if session == "callers" else None)
+    for _ in range(3):
+        assert transport(request(server.url, timeout=5.0)).json() == {"name": "x"}
+    transport.close()
+    assert armed_on_return == [0, 0, 0]
+    assert server.connections == 1
+
+
+def test_a_callers_session_is_not_modified(serve: Any) -> None:
+    server = serve(answer())
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    mounted = dict(session.adapters)
+    transport = RequestsTransport(session)
+    transport(request(server.url))
+    transport.close()
+    assert dict(session.adapters) == mounted
+    assert adapter.poolmanager.pool_classes_by_scheme == {
+        "http": urllib3.HTTPConnectionPool, "https": urllib3.HTTPSConnectionPool,
+    }
+    (key,) = adapter.poolmanager.pools.keys()
+    pool = adapter.poolmanager.pools[key]
+    assert "ConnectionCls" not in vars(pool)
+    assert type(pool).ConnectionCls is urllib3.connection.HTTPConnection
+    assert session.get_adapter(server.url) is adapter
+
+
+# --- name resolution -------------------------------------------------------------------
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Host names the test controls: an address, an exception, or an Event to stall on."""
+    table: dict[str, Any] = {}
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        found = table.get(host)
+        if isinstance(found, threading.Event):
+            found.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "gave up")
+        if isinstance(found, BaseException):
+            raise found
+        return real(found or host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield table
+    for found in table.values():
+        if isinstance(found, threading.Event):
+            found.set()
+
+
+def test_a_name_lookup_that_hangs_is_a_connect_error_at_the_deadline(
+    serve: Any, transport: RequestsTransport, names: dict[str, Any]
+) -> None:
+    server = serve(answer())
+    names["stuck.example"] = threading.Event()
+    with pytest.raises(ConnectError, match="could not connect") as info:
+        transport(request(f"http://stuck.example:{server.port}", timeout=0.3))
+    assert isinstance(info.value.__cause__, urllib3.exceptions.ConnectTimeoutError)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("session", ["own", "callers"])
+def test_a_name_that_does_not_resolve_is_a_connect_error(
+    names: dict[str, Any], session: str
+) -> None:
+    names["nowhere.example"] = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    transport = RequestsTransport(requests.Session() if session == "callers" else None)
+    with pytest.raises(ConnectError, match="could not connect"):
+        transport(request("http://nowhere.example:8080"))
+
+
+def test_a_resolved_name_is_connected_to(
+    serve: Any, transport: RequestsTransport, names: dict[str, Any]
+) -> None:
+    server = serve(answer(body=b'{"name": "x"}'))
+    names["api.example"] = "127.0.0.1"
+    response = transport(request(f"http://api.example:{server.port}", timeout=5.0))
+    assert response.json() == {"name": "x"}
+    assert b"host: api.example:" in server.requests[0].lower()
 
 
 def test_connection_refused_is_a_connect_error(transport: RequestsTransport) -> None:
@@ -468,9 +624,34 @@ def test_verified_transport_logs_nothing(caplog: pytest.LogCaptureFixture) -> No
     assert caplog.text == ""
 
 
-def test_google_auth_request_uses_the_transports_session(transport: RequestsTransport) -> None:
+def test_token_requests_share_the_transports_pooled_connection(
+    serve: Any, transport: RequestsTransport
+) -> None:
+    server = serve(answer(body=b'{"access_token": "t", "expires_in": 3600}'))
     auth_request = transport.google_auth_request()
-    assert auth_request.session is transport.session
+    reply = auth_request(server.url + "/token", method="POST", body={"grant_type": "x"})
+    transport(request(server.url))
+    assert (reply.status, reply.data) == (200, b'{"access_token": "t", "expires_in": 3600}')
+    assert server.requests[0].endswith(b"grant_type=x")
+    assert server.connections == 1
+
+
+def test_refresh_requests_close_the_transport_they_made(serve: Any) -> None:
+    # For a client whose own transport cannot send token requests (e.g. MockTransport).
+    from eemw._tokens import RefreshRequests
+
+    server = serve(answer(body=b'{"access_token": "t", "expires_in": 3600}'))
+    factory = RefreshRequests()
+    assert factory()(server.url + "/token", method="POST", body=b"grant_type=x").status == 200
+    factory.close()
+    assert server.wait_for_hangups(1)
+
+
+def test_a_token_request_follows_no_redirect(serve: Any, transport: RequestsTransport) -> None:
+    server = serve(answer(307, b"", {"Location": "http://127.0.0.1:9/steal"}))
+    reply = transport.google_auth_request()(server.url + "/token", method="POST", body=b"s")
+    assert reply.status == 307
+    assert len(server.requests) == 1
 
 
 def test_errors_never_quote_the_bearer_token(serve: Any, transport: RequestsTransport) -> None:
