@@ -5,10 +5,10 @@ Writes two files into the folder given on the command line:
 - ``constraints.txt``: every runtime requirement of eemw (``[project] dependencies`` and
   the ``cli`` and ``emulator`` extras) pinned to its declared floor, ``name>=X`` becoming
   ``name==X``, and so are the test tools that have a floor (as
-  ``uv --resolution lowest-direct`` would): pip's resolver then installs exactly the oldest set eemw claims to support (their own
-  dependencies resolve as usual);
-- ``test-requirements.txt``: the ``test`` dependency group without the linters, type stubs and the
-  official Earth Engine client (the run is the unit and integration suites, and the official
+  ``uv --resolution lowest-direct`` would): pip's resolver then installs exactly the
+  oldest set eemw claims to support (their own dependencies resolve as usual);
+- ``test-requirements.txt``: the ``test`` dependency group without the linters, type stubs
+  and the official Earth Engine client (the run is the unit and integration suites, and the official
   client's own dependency floors are not eemw's to prove).
 
 A runtime requirement without exactly one ``>=`` floor is an error: every floor must be
