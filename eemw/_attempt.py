@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.response import HTTPResponse
 
@@ -146,7 +147,10 @@ def failure(
     where = f"{request.method} {redact_url(request.url)}"
     op = request.call.name
     if timed_out is None:
-        timed_out = isinstance(exc, (Urllib3Timeout, TimeoutError))
+        # urllib3 files a refused connection (NewConnectionError) under ConnectTimeoutError.
+        timed_out = isinstance(exc, (Urllib3Timeout, TimeoutError)) and not isinstance(
+            exc, NewConnectionError
+        )
     if not sent:
         kind = ConnectTimedOut if timed_out else ConnectError
         return kind(f"{where}: could not connect ({_root(exc)})", operation=op)

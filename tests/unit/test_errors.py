@@ -364,3 +364,40 @@ def test_retry_exhausted_keeps_its_last_error_through_pickle() -> None:
     assert again.attempts == 4
     assert isinstance(again.last_error, eemw.UnavailableError)
     assert again.last_error.http_status == 503
+
+
+class TestTransportTimeouts:
+    """The transport's failures land on the timeout classes (eemw._attempt.failure)."""
+
+    def request(self) -> eemw.Request:
+        call = Call("get", "demo", "v1", "projects/demo/operations/X")
+        url = "https://ee.test/v1/projects/demo/operations/X"
+        return eemw.Request("GET", url, eemw.Headers(), call, timeout=2.0)
+
+    def test_a_connect_timeout_is_a_connect_error_and_a_timeout(self) -> None:
+        from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeout
+
+        from eemw._attempt import failure
+
+        error = failure(Urllib3ConnectTimeout("slow"), self.request(), sent=False)
+        assert isinstance(error, eemw.ConnectTimeoutError)
+        assert isinstance(error, eemw.ConnectError) and isinstance(error, eemw.TimedOutError)
+
+    def test_a_refused_connection_is_not_a_timeout(self) -> None:
+        from urllib3.exceptions import NewConnectionError
+
+        from eemw._attempt import failure
+
+        for refused in (ConnectionRefusedError("refused"), NewConnectionError(None, "refused")):
+            error = failure(refused, self.request(), sent=False)
+            assert type(error) is eemw.ConnectError
+
+    def test_a_read_timeout_is_a_read_error_and_a_timeout(self) -> None:
+        from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+
+        from eemw._attempt import failure
+
+        error = failure(Urllib3ReadTimeout(None, "/", "slow"), self.request(), sent=True)
+        assert isinstance(error, eemw.ReadTimeoutError) and isinstance(error, eemw.ReadError)
+        reset = failure(ConnectionResetError("reset"), self.request(), sent=True)
+        assert type(reset) is eemw.ReadError
