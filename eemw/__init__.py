@@ -13,7 +13,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._bulk import CancelOutcome, CancelResult, WaitResult
     from ._client import API_VERSIONS, DEFAULT_ENDPOINT, Client
     from ._config import ENVIRONMENT, EnvVar
     from ._errors import (
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
         ApiError,
         CancelledError,
         ConnectError,
+        ConnectTimeoutError,
         DeadlineExceededError,
         EemwError,
         FailedPreconditionError,
@@ -38,9 +38,11 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         PluginError,
         ReadError,
+        ReadTimeoutError,
         ResourceExhaustedError,
         RetryExhaustedError,
         ServerDeadlineExceededError,
+        TimedOutError,
         TransportError,
         UnauthenticatedError,
         UnavailableError,
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
         State,
         Status,
     )
-    from ._operations import Operations
+    from ._operations import DeleteResult, Operations
     from ._pipeline import Entry, Handler, Middleware, Phase, Pipeline, Stack, StackError
     from ._plugins import (
         CALLER_IDENTITY,
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
         installed_plugins,
     )
     from ._queue_metrics import QueueMetrics
+    from ._results import CancelOutcome, CancelResult, WaitResult
     from ._transport import RequestsTransport
     from ._validate import DEFAULT_TIMEOUTS
     from ._version import __version__
@@ -107,12 +110,13 @@ _EXPORTS: dict[str, str] = {
     "CLOUD_PLATFORM_SCOPE": ".middleware.auth",
     "Call": "._http",
     "CallKind": "._http",
-    "CancelOutcome": "._bulk",
-    "CancelResult": "._bulk",
+    "CancelOutcome": "._results",
+    "CancelResult": "._results",
     "CancelledError": "._errors",
     "Check": ".middleware.check",
     "Client": "._client",
     "ConnectError": "._errors",
+    "ConnectTimeoutError": "._errors",
     "Context": "._http",
     "ContextKey": "._http",
     "DEADLINE": "._keys",
@@ -122,6 +126,7 @@ _EXPORTS: dict[str, str] = {
     "ENVIRONMENT": "._config",
     "EnvVar": "._config",
     "DeadlineExceededError": "._errors",
+    "DeleteResult": "._operations",
     "Decision": ".middleware.retry",
     "EARTHENGINE_SCOPE": ".middleware.auth",
     "ENTRY_POINT_GROUP": "._plugins",
@@ -162,6 +167,7 @@ _EXPORTS: dict[str, str] = {
     "RPC_CODES": "._errors",
     "QueueMetrics": "._queue_metrics",
     "ReadError": "._errors",
+    "ReadTimeoutError": "._errors",
     "Request": "._http",
     "RequestsTransport": "._transport",
     "ResourceExhaustedError": "._errors",
@@ -173,6 +179,7 @@ _EXPORTS: dict[str, str] = {
     "RetryState": ".middleware.retry",
     "SLEEP": "._keys",
     "ServerDeadlineExceededError": "._errors",
+    "TimedOutError": "._errors",
     "Stack": "._pipeline",
     "StackError": "._pipeline",
     "Stage": "._models",
@@ -185,7 +192,7 @@ _EXPORTS: dict[str, str] = {
     "UnavailableError": "._errors",
     "UnimplementedError": "._errors",
     "UsageError": "._errors",
-    "WaitResult": "._bulk",
+    "WaitResult": "._results",
     "__version__": "._version",
     "installed_plugins": "._plugins",
 }
@@ -235,10 +242,12 @@ __all__ = [
     "Check",
     "Client",
     "ConnectError",
+    "ConnectTimeoutError",
     "Context",
     "ContextKey",
     "DeadlineExceededError",
     "Decision",
+    "DeleteResult",
     "EemwError",
     "Entry",
     "EnvVar",
@@ -273,6 +282,7 @@ __all__ = [
     "PluginSettings",
     "QueueMetrics",
     "ReadError",
+    "ReadTimeoutError",
     "Request",
     "RequestsTransport",
     "ResourceExhaustedError",
@@ -288,6 +298,7 @@ __all__ = [
     "Stage",
     "State",
     "Status",
+    "TimedOutError",
     "Tracing",
     "TransportError",
     "UnauthenticatedError",

@@ -14,10 +14,13 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.response import HTTPResponse
 
 from ._errors import ConnectError, ReadError, TransportError
+from ._errors import ConnectTimeoutError as ConnectTimedOut
+from ._errors import ReadTimeoutError as AttemptTimedOut
 from ._http import Request
 from ._net import secs
 from ._redact import redact_url
@@ -115,7 +118,7 @@ def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
     # is checked between reads and the next read may wait only for the time left.
     left = deadline - time.monotonic()
     if left <= 0:
-        raise ReadError(
+        raise AttemptTimedOut(
             f"{request.method} {redact_url(request.url)}: the response body did not "
             f"arrive within the attempt timeout of {secs(request.timeout)}",
             operation=request.call.name,
@@ -127,7 +130,7 @@ def _check_deadline(raw: Any, request: Request, deadline: float) -> None:
 
 def too_slow(request: Request) -> ReadError:
     """The watchdog ended the attempt: whatever arrived is not a response."""
-    return ReadError(
+    return AttemptTimedOut(
         f"{request.method} {redact_url(request.url)}: no complete response within the "
         f"attempt timeout of {secs(request.timeout)}",
         operation=request.call.name,
@@ -138,16 +141,22 @@ def failure(
     exc: BaseException, request: Request, *, sent: bool, reading: bool = False,
     timed_out: bool | None = None,
 ) -> TransportError:
-    """:class:`ConnectError` if the request was not ``sent``, else :class:`ReadError`."""
+    """:class:`ConnectError` if the request was not ``sent``, else :class:`ReadError`; the
+    ``...TimeoutError`` kind of either when the attempt ``timed_out`` (one base class for
+    every timeout: :class:`~eemw.TimedOutError`)."""
     where = f"{request.method} {redact_url(request.url)}"
     op = request.call.name
-    if not sent:
-        return ConnectError(f"{where}: could not connect ({_root(exc)})", operation=op)
     if timed_out is None:
-        timed_out = isinstance(exc, (ReadTimeoutError, TimeoutError))
+        # urllib3 files a refused connection (NewConnectionError) under ConnectTimeoutError.
+        timed_out = isinstance(exc, (Urllib3Timeout, TimeoutError)) and not isinstance(
+            exc, NewConnectionError
+        )
+    if not sent:
+        kind = ConnectTimedOut if timed_out else ConnectError
+        return kind(f"{where}: could not connect ({_root(exc)})", operation=op)
     if timed_out:
         what = "the response body did not arrive" if reading else "no response"
-        return ReadError(
+        return AttemptTimedOut(
             f"{where}: {what} within the attempt timeout of {secs(request.timeout)}",
             operation=op,
         )

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ._errors import EemwError, FailedPreconditionError, NotFoundError, UsageError
+from ._errors import (
+    DeadlineExceededError,
+    FailedPreconditionError,
+    NotFoundError,
+    UsageError,
+)
 from ._models import Operation, OperationName
+from ._results import CancelOutcome, CancelResult, WaitResult
 from ._validate import (
     DEFAULT_TIMEOUTS,
     NameLike,
@@ -30,47 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CancelOutcome", "CancelResult", "WaitResult", "cancel_many", "wait_many"]
 
+
 logger = logging.getLogger("eemw.client")
-
-CancelOutcome = Literal["cancelled", "already_done", "not_found", "error"]
-
-
-@dataclass(frozen=True, slots=True)
-class CancelResult:
-    """The outcome of one cancel in :meth:`Operations.cancel_many`.
-
-    ``outcome`` is ``"cancelled"`` (the server accepted the cancel), ``"already_done"``,
-    ``"not_found"`` or ``"error"``; ``error`` is the error for all but the first (an
-    :class:`~eemw.EemwError`, or whatever a caller's own stage raised).
-    """
-
-    name: str
-    outcome: CancelOutcome
-    error: Exception | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the operation is cancelled or was already done."""
-        return self.outcome in ("cancelled", "already_done")
-
-
-@dataclass(frozen=True, slots=True)
-class WaitResult:
-    """What :meth:`Operations.wait_many` learned about one operation.
-
-    ``operation`` is the last state seen (``None`` if no answer came); ``error`` the error
-    of the last request for it, when that failed.
-    """
-
-    name: str
-    operation: Operation | None
-    error: EemwError | None = None
-
-    @property
-    def done(self) -> bool:
-        """True when the operation finished (succeeded, failed or cancelled)."""
-        return self.operation is not None and self.operation.done
-
 
 def cancel_many(
     ops: Operations,
@@ -81,14 +47,16 @@ def cancel_many(
     retry: RetryPolicy | None,
     on_result: Callable[[CancelResult], object] | None,
 ) -> list[CancelResult]:
-    """See :meth:`Operations.cancel_many`."""
-    targets = operation_names(names, ops.client.project)
+    """See :meth:`Operations.cancel_many`. ``timeout`` is the whole call's deadline."""
+    client = ops.client
+    targets = operation_names(names, client.project)
     if not is_int(max_workers) or max_workers < 1:
         raise UsageError("max_workers must be a positive integer")
-    check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
+    seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
+    deadline = client.clock() + seconds
 
     def one(name: OperationName) -> CancelResult:
-        result = _cancel_result(ops, name, timeout, retry)
+        result = _cancel_result(ops, name, deadline, seconds, retry)
         if on_result is not None:
             try:
                 on_result(result)
@@ -112,10 +80,23 @@ def cancel_many(
 
 
 def _cancel_result(
-    ops: Operations, name: OperationName, timeout: float | None, retry: RetryPolicy | None
+    ops: Operations,
+    name: OperationName,
+    deadline: float,
+    seconds: float,
+    retry: RetryPolicy | None,
 ) -> CancelResult:
+    # Each cancel gets what is left of the whole call's deadline, so the last of a long
+    # queue cannot start a fresh timeout of its own.
+    left = deadline - ops.client.clock()
+    if left <= 0:
+        return CancelResult(name.name, "error", DeadlineExceededError(
+            f"operations.cancel_many: the whole call's timeout of {seconds:g}s passed "
+            f"before {name} could be sent; it was not cancelled",
+            timeout=seconds,
+        ))
     try:
-        ops.cancel(name, timeout=timeout, retry=retry)
+        return ops.cancel(name, timeout=left, retry=retry)
     except FailedPreconditionError as error:
         return CancelResult(name.name, "already_done", error)
     except NotFoundError as error:
@@ -123,7 +104,6 @@ def _cancel_result(
     except Exception as error:
         # Even a bug in a caller's own stage must not cost the other names their results.
         return CancelResult(name.name, "error", error)
-    return CancelResult(name.name, "cancelled", None)
 
 
 def wait_many(

@@ -38,7 +38,7 @@ from ._validate import (
 from ._version import __version__
 from .middleware.auth import Auth
 from .middleware.check import Check
-from .middleware.idempotency import Idempotency, validate_key
+from .middleware.idempotency import DEFAULT_CACHE_BYTES, Idempotency, validate_key
 from .middleware.retry import RETRY_POLICY, Retry, RetryBudget, RetryPolicy
 from .middleware.tracing import Tracing
 
@@ -74,6 +74,12 @@ class Client:
     plugins by name (also ``EEMW_PLUGINS``). ``clock``, ``sleep`` and ``random`` are
     injectable so tests never really sleep.
 
+    ``server_honours_idempotency_keys`` tells the client that its server (or a proxy in
+    front of it) deduplicates on the idempotency key, so any call carrying one may be sent
+    again after a lost answer; Earth Engine documents no such thing, so it is off.
+    ``replay_cache_size`` and ``replay_cache_bytes`` bound the client-side replay cache of
+    outcomes for caller-supplied keys, in entries and in bytes.
+
     Use it as a context manager, or call :meth:`close`, to release pooled connections.
     """
 
@@ -96,7 +102,9 @@ class Client:
         meter_provider: MeterProvider | None = None,
         idempotency_header: str = "Idempotency-Key",
         replay_cache_size: int = 1024,
+        replay_cache_bytes: int = DEFAULT_CACHE_BYTES,
         replay_ttl: float = 600.0,
+        server_honours_idempotency_keys: bool = False,
         user_agent: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -142,8 +150,13 @@ class Client:
         try:
             self.stack: Pipeline = self._build(
                 credentials, retry, retry_budget, middleware, plugins, plugin_settings,
-                tracer_provider, meter_provider, idempotency_header, replay_cache_size,
-                replay_ttl, random,
+                tracer_provider, meter_provider,
+                Idempotency(
+                    header=idempotency_header, cache_size=replay_cache_size,
+                    cache_bytes=replay_cache_bytes, ttl=replay_ttl, clock=clock,
+                    server_honours_keys=server_honours_idempotency_keys,
+                ),
+                random,
             )
         except BaseException:
             self.close()  # a plugin or placement error must not leak the pool just opened
@@ -162,9 +175,7 @@ class Client:
         plugin_settings: Mapping[str, Mapping[str, object]] | None,
         tracer_provider: TracerProvider | None,
         meter_provider: MeterProvider | None,
-        idempotency_header: str,
-        replay_cache_size: int,
-        replay_ttl: float,
+        idempotency: Idempotency,
         random: Callable[[], float],
     ) -> Pipeline:
         clock, sleep, transport = self.clock, self.sleep, self.transport
@@ -172,10 +183,7 @@ class Client:
         tracing = Tracing(tracer_provider=tracer_provider, metrics=metrics, clock=clock)
         stack = Stack([
             Entry("tracing", tracing, "call"),
-            Entry("idempotency", Idempotency(
-                header=idempotency_header, cache_size=replay_cache_size, ttl=replay_ttl,
-                clock=clock,
-            ), "call"),
+            Entry("idempotency", idempotency, "call"),
             Entry("retry", Retry(
                 retry, budget=retry_budget, clock=clock, sleep=sleep, random=random,
                 metrics=metrics,

@@ -1,13 +1,19 @@
-"""The eemw error tree. Every exception eemw raises is an ``EemwError``::
+"""The eemw error tree, and the rule that says which one a failed call raises.
 
-    EemwError
+Every exception eemw raises is an ``EemwError``::
+
+    EemwError                                 attempts, history, last_error, maybe_applied, gave_up
     ├── UsageError (also ValueError)          bad input, raised before any network I/O
     │   ├── InvalidNameError                  not a valid operation name
     │   ├── InvalidHeaderError                a header value with control characters, etc.
     │   └── InsecureTransportError            a token would go over plain http to a remote host
-    ├── TransportError                        no HTTP response was received
-    │   ├── ConnectError                      not sent: always safe to retry
-    │   └── ReadError                         sent, no (complete) answer: the server may have acted
+    ├── TimedOutError                         any timeout: connect, read, whole call, wait
+    │   ├── ConnectTimeoutError ─┐            (also a ConnectError)
+    │   ├── ReadTimeoutError ────┼─┐          (also a ReadError)
+    │   └── DeadlineExceededError│ │          the call's own deadline (or wait's timeout) passed
+    ├── TransportError           │ │          no HTTP response was received
+    │   ├── ConnectError ────────┘ │          not sent: always safe to retry
+    │   └── ReadError ─────────────┘          sent, no (complete) answer: the server may have acted
     ├── ApiError                              the server answered with a non-2xx status
     │   ├── InvalidArgumentError              400 INVALID_ARGUMENT
     │   ├── FailedPreconditionError           400 FAILED_PRECONDITION (e.g. cancel when done)
@@ -22,12 +28,30 @@
     │   ├── InternalError                     500 INTERNAL, DATA_LOSS, UNKNOWN
     │   ├── UnimplementedError                501 UNIMPLEMENTED
     │   ├── UnavailableError                  503 UNAVAILABLE (and 502 without an envelope)
-    │   └── ServerDeadlineExceededError       504 DEADLINE_EXCEEDED
-    ├── DeadlineExceededError                 the call's own deadline passed on the client
-    ├── RetryExhaustedError                   retries ran out; the last error is ``__cause__``
+    │   └── ServerDeadlineExceededError       504 DEADLINE_EXCEEDED (the server's own timeout)
+    ├── RetryExhaustedError                   a marker: retrying a retryable error stopped
     ├── MalformedResponseError                a 2xx body that is not what the call expects
     ├── OperationFailedError                  ``wait`` saw the operation end FAILED
     └── PluginError                           a plugin failed to load, or raised in a call
+
+One failure, one type. A call that fails raises, whatever the retry policy:
+
+1. :class:`DeadlineExceededError` when the call's own deadline passed (its ``last_error``
+   is the error of the attempt the deadline cut, or ``None``);
+2. otherwise the **last attempt's own typed error** (``UnavailableError`` for a 503 storm,
+   ``ReadError`` for a dropped connection, ``NotFoundError`` ...), never a wrapper.
+
+Retrying only adds facts to that error, on every ``EemwError``: ``attempts`` (HTTP
+attempts made), ``history`` (the errors of the earlier attempts, oldest first),
+``last_error`` (the last attempt's error), ``maybe_applied`` (an attempt may have reached
+the server without its answer reaching the client: a mutation may have taken effect) and
+``gave_up`` (why the retry stage stopped retrying a retryable error: ``"attempts"``,
+``"deadline"``, ``"server-delay"`` or ``"budget"``; ``""`` when retrying never applied).
+When ``gave_up`` is set, the error is *also* an instance of :class:`RetryExhaustedError`,
+so ``except UnavailableError`` and ``except RetryExhaustedError`` both catch the storm,
+under the default policy and under ``RetryPolicy.none()`` alike.
+
+Every timeout is a :class:`TimedOutError`; it is not Python's builtin ``TimeoutError``.
 
 The status/RPC-code table (:data:`RPC_CODES`) is the one place that maps an RPC code name to
 its number, HTTP status and exception class; the check stage and the emulator both use it.
@@ -38,9 +62,8 @@ bearer token or any other header value.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -50,6 +73,7 @@ __all__ = [
     "ApiError",
     "CancelledError",
     "ConnectError",
+    "ConnectTimeoutError",
     "DeadlineExceededError",
     "EemwError",
     "FailedPreconditionError",
@@ -65,16 +89,19 @@ __all__ = [
     "PermissionDeniedError",
     "PluginError",
     "ReadError",
+    "ReadTimeoutError",
     "ResourceExhaustedError",
     "RetryExhaustedError",
     "RpcCode",
     "ServerDeadlineExceededError",
+    "TimedOutError",
     "TransportError",
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
     "UsageError",
     "api_error_class",
+    "mark_exhausted",
     "rpc_code_for_status",
 ]
 
@@ -86,17 +113,32 @@ class EemwError(Exception):
     so it survives ``multiprocessing`` and ``concurrent.futures`` process pools.
 
     ``plugin`` and ``distribution`` name the plugin stage that raised it, when one did.
+    ``attempts``, ``history``, ``maybe_applied`` and ``gave_up`` say what the call went
+    through before it failed (see the module docstring); the retry stage sets them, and
+    an error raised outside a call keeps their defaults (0, ``()``, False, ``""``).
     """
 
     plugin: str | None = None
     distribution: str | None = None
+    attempts: int = 0
+    history: tuple[EemwError, ...] = ()
+    maybe_applied: bool = False
+    gave_up: str = ""
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The error of the call's last attempt: this error itself, for most errors."""
+        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The default re-calls __init__ with self.args, which fails for errors whose
-        # constructors take required keyword arguments (ApiError, RetryExhaustedError, ...).
+        # constructors take required keyword arguments (ApiError, DeadlineExceededError...).
         state = dict(self.__dict__)
         if isinstance(self.__cause__, EemwError):
             state["__cause__"] = self.__cause__
+        base = type(self).__dict__.get("_exhausted_of")
+        if base is not None:
+            return (_rebuild_exhausted, (base, self.args), state)
         return (_rebuild, (type(self), self.args), state)
 
 
@@ -104,6 +146,10 @@ def _rebuild(cls: type[EemwError], args: tuple[Any, ...]) -> EemwError:
     error = cls.__new__(cls, *args)
     error.args = args
     return error
+
+
+def _rebuild_exhausted(base: type[EemwError], args: tuple[Any, ...]) -> EemwError:
+    return _rebuild(_exhausted_class(base), args)
 
 
 class UsageError(EemwError, ValueError):
@@ -122,6 +168,16 @@ class InsecureTransportError(UsageError):
     """A credential would be sent over plain http to a host that is not loopback."""
 
 
+class TimedOutError(EemwError):
+    """Some time limit passed: an attempt's connect or read timeout, or the call's deadline.
+
+    The one class to catch for "it took too long", as httpx's ``TimeoutException``.
+    ``timeout`` is the limit that passed, in seconds, when known.
+    """
+
+    timeout: float | None = None
+
+
 class TransportError(EemwError):
     """No HTTP response was received. ``operation`` names the call's target when known."""
 
@@ -138,6 +194,14 @@ class ReadError(TransportError):
     """The request was sent but no complete answer came back: the server may have acted."""
 
 
+class ConnectTimeoutError(ConnectError, TimedOutError):
+    """The connection was not made within the attempt's timeout (nothing was sent)."""
+
+
+class ReadTimeoutError(ReadError, TimedOutError):
+    """The answer did not arrive within the attempt's timeout: the server may have acted."""
+
+
 class ApiError(EemwError):
     """The server answered with a non-2xx status.
 
@@ -145,9 +209,14 @@ class ApiError(EemwError):
     ``reason`` the ``google.rpc.ErrorInfo`` reason when present, ``details`` the raw error
     details, ``retry_after`` the delay in seconds the server asked for (``Retry-After`` or
     ``RetryInfo``), and ``operation`` the operation name the call was about.
+    ``from_envelope`` is True when the body was a Google error envelope
+    (``{"error": {...}}``) and False when it was not (a proxy's HTML page, an empty body):
+    only an envelope's ``NOT_FOUND`` says the operation does not exist; a bare 404 may just
+    mean the front end has no such route.
     """
 
     hint = ""
+    from_envelope = True
 
     def __init__(
         self,
@@ -160,8 +229,10 @@ class ApiError(EemwError):
         retry_after: float | None = None,
         operation: str | None = None,
         call: str | None = None,
+        from_envelope: bool = True,
     ) -> None:
         self.message = message
+        self.from_envelope = from_envelope
         self.http_status = http_status
         self.rpc_status = rpc_status
         self.reason = reason
@@ -244,11 +315,12 @@ class ServerDeadlineExceededError(ApiError):
     hint = "The server timed out; retry, perhaps with a longer timeout"
 
 
-class DeadlineExceededError(EemwError):
-    """The call's deadline passed on the client before it completed.
+class DeadlineExceededError(TimedOutError):
+    """The call's deadline (or ``wait``'s timeout) passed on the client before it completed.
 
     ``timeout`` is the deadline the call had, in seconds; ``operation`` the last
-    :class:`~eemw.Operation` seen (set by ``wait``), else ``None``.
+    :class:`~eemw.Operation` seen (set by ``wait``), else ``None``. ``last_error`` is the
+    error of the attempt the deadline cut short (also ``__cause__``), or ``None``.
     """
 
     def __init__(self, message: str, *, timeout: float | None = None, operation: Any = None):
@@ -256,16 +328,26 @@ class DeadlineExceededError(EemwError):
         self.timeout = timeout
         self.operation = operation
 
+    @property
+    def last_error(self) -> BaseException | None:
+        return self.__cause__
+
 
 class RetryExhaustedError(EemwError):
-    """Retries ran out (attempts, deadline or the retry budget); ``__cause__`` is the last error.
+    """A marker: the retry stage stopped retrying an error that could have been retried.
 
-    ``attempts`` is how many attempts were made; ``retry_after`` the delay the server last
-    asked for, when it asked for longer than the time left.
+    eemw never raises this class alone any more: the error a call raises is the last
+    attempt's own typed error (an ``UnavailableError``, a ``ReadError``...), and when
+    retrying stopped (``gave_up`` is ``"attempts"``, ``"deadline"``, ``"server-delay"`` or
+    ``"budget"``) that error is also a ``RetryExhaustedError``. Catch the specific type;
+    this class stays for code written before that rule. ``retry_after`` is the delay the
+    server last asked for, when it asked for longer than the time left.
     """
 
+    retry_after: float | None = None
+
     def __init__(
-        self, message: str, *, attempts: int, retry_after: float | None = None
+        self, message: str, *, attempts: int = 0, retry_after: float | None = None
     ) -> None:
         super().__init__(message)
         self.attempts = attempts
@@ -273,7 +355,38 @@ class RetryExhaustedError(EemwError):
 
     @property
     def last_error(self) -> BaseException | None:
-        return self.__cause__
+        # A marked error is its own last error; a bare RetryExhaustedError points at it.
+        return self if type(self).__dict__.get("_exhausted_of") else self.__cause__
+
+
+_EXHAUSTED: dict[type[EemwError], type[EemwError]] = {}
+
+
+def _exhausted_class(base: type[EemwError]) -> type[EemwError]:
+    """``base`` that is also a :class:`RetryExhaustedError`, with ``base``'s own name."""
+    found = _EXHAUSTED.get(base)
+    if found is None:
+        found = type(base.__name__, (base, RetryExhaustedError), {
+            "__module__": base.__module__, "__qualname__": base.__qualname__,
+            "__doc__": base.__doc__, "_exhausted_of": base,
+        })
+        found = _EXHAUSTED.setdefault(base, found)
+    return found
+
+
+def mark_exhausted(error: EemwError, reason: str, message: str) -> EemwError:
+    """Mark ``error`` (in place) as the end of a retried call: ``gave_up`` is ``reason``,
+    it becomes a :class:`RetryExhaustedError` too, and its message becomes ``message``.
+
+    Changing the class in place keeps the error's identity, traceback and ``__cause__``.
+    """
+    if not isinstance(error, RetryExhaustedError):
+        # A caller's subclass whose layout forbids it keeps its class; the facts still hold.
+        with contextlib.suppress(TypeError):
+            error.__class__ = _exhausted_class(type(error))
+    error.gave_up = reason
+    error.args = (message,)
+    return error
 
 
 class MalformedResponseError(EemwError):
@@ -307,75 +420,5 @@ class PluginError(EemwError):
         self.distribution = distribution
 
 
-@dataclass(frozen=True, slots=True)
-class RpcCode:
-    """One row of the google.rpc.Code table."""
-
-    name: str
-    number: int
-    http_status: int
-    error: type[ApiError]
-
-
-RPC_CODES: Mapping[str, RpcCode] = MappingProxyType({
-    c.name: c
-    for c in (
-        RpcCode("CANCELLED", 1, 499, CancelledError),
-        RpcCode("UNKNOWN", 2, 500, InternalError),
-        RpcCode("INVALID_ARGUMENT", 3, 400, InvalidArgumentError),
-        RpcCode("DEADLINE_EXCEEDED", 4, 504, ServerDeadlineExceededError),
-        RpcCode("NOT_FOUND", 5, 404, NotFoundError),
-        RpcCode("ALREADY_EXISTS", 6, 409, AlreadyExistsError),
-        RpcCode("PERMISSION_DENIED", 7, 403, PermissionDeniedError),
-        RpcCode("RESOURCE_EXHAUSTED", 8, 429, ResourceExhaustedError),
-        RpcCode("FAILED_PRECONDITION", 9, 400, FailedPreconditionError),
-        RpcCode("ABORTED", 10, 409, AbortedError),
-        RpcCode("OUT_OF_RANGE", 11, 400, OutOfRangeError),
-        RpcCode("UNIMPLEMENTED", 12, 501, UnimplementedError),
-        RpcCode("INTERNAL", 13, 500, InternalError),
-        RpcCode("UNAVAILABLE", 14, 503, UnavailableError),
-        RpcCode("DATA_LOSS", 15, 500, InternalError),
-        RpcCode("UNAUTHENTICATED", 16, 401, UnauthenticatedError),
-    )
-})
-
-# The code to assume when a response carries no (usable) error envelope, e.g. a proxy's
-# HTML page. 502 and 504 from a proxy mean the backend was unreachable or slow.
-_STATUS_DEFAULTS: Mapping[int, str] = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    412: "FAILED_PRECONDITION",
-    416: "OUT_OF_RANGE",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
-
-def rpc_code_for_status(http_status: int) -> str:
-    """The RPC code name to assume for an HTTP status when the body does not say."""
-    code = _STATUS_DEFAULTS.get(http_status)
-    if code is not None:
-        return code
-    # An unlisted status (405, 413, 422 from a proxy…) says nothing about the operation's
-    # state: guessing FAILED_PRECONDITION would make a refused cancel look "already done".
-    return "UNKNOWN"
-
-
-def api_error_class(rpc_status: str, http_status: int | None = None) -> type[ApiError]:
-    """The exception class for an RPC code name.
-
-    ``UNKNOWN`` and unlisted names map to ``InternalError`` for a 5xx (or no status) and to
-    the plain :class:`ApiError` otherwise: an unexplained 4xx is not a server fault.
-    """
-    row = RPC_CODES.get(rpc_status)
-    if http_status is not None and http_status < 500 and (row is None or row.name == "UNKNOWN"):
-        return ApiError
-    return row.error if row is not None else InternalError
+# The table needs the classes above; it lives in its own module and is re-exported here.
+from ._rpc import RPC_CODES, RpcCode, api_error_class, rpc_code_for_status  # noqa: E402

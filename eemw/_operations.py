@@ -7,24 +7,34 @@ methods here for discoverability; their machinery lives in :mod:`eemw._bulk`.
 
 The resource depends on the client only through :class:`ClientPort`, so it never reaches
 into a client's private state.
+
+Cancel and delete survive lost answers. When an earlier attempt of the call may have
+reached the server (``maybe_applied`` on the error: a dropped connection, a read timeout,
+a 500/502/504) and the retry is answered "already done" (cancel: ``FAILED_PRECONDITION``)
+or "not found" (delete: a ``NOT_FOUND`` error envelope), the answer may be about the
+lost attempt's own effect. cancel then looks once (``get``): an operation now CANCELLING
+or CANCELLED was cancelled, and the call succeeds with ``reconciled=True``; delete
+succeeds with ``reconciled=True`` at once (the record is gone, which is what was asked).
+Without such an earlier attempt, those answers stay errors.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ._errors import (
-    DeadlineExceededError,
-    OperationFailedError,
-    UnimplementedError,
+    EemwError,
+    FailedPreconditionError,
+    NotFoundError,
     UsageError,
 )
 from ._http import Call, CallKind, Response
 from ._models import Operation, OperationName, State, collection_path
 from ._paging import pages
+from ._results import CancelResult, WaitResult
 from ._validate import (
     DEFAULT_TIMEOUTS,
     NameLike,
@@ -36,16 +46,25 @@ from ._validate import (
     states,
     types,
 )
+from ._wait import wait_for
 from ._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
 from .middleware.retry import RetryPolicy
 
-if TYPE_CHECKING:
-    from ._bulk import CancelResult, WaitResult
+__all__ = ["ClientPort", "DeleteResult", "Operations"]
 
-__all__ = ["ClientPort", "Operations"]
+_CANCELLED_OR_CANCELLING = frozenset({State.CANCELLING, State.CANCELLED})
 
-_MAX_SERVER_WAIT = 60.0
-_MIN_SERVER_WAIT = 0.5
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """What :meth:`Operations.delete` did: the record of ``name`` is gone.
+
+    ``reconciled`` is True when the server's answer was "not found" after an earlier
+    attempt that may have been applied (its answer was lost): the delete is taken as done.
+    """
+
+    name: str
+    reconciled: bool = False
 
 
 class ClientPort(Protocol):
@@ -110,18 +129,47 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Ask the server to cancel ``name``. Best effort: it may still finish.
+    ) -> CancelResult:
+        """Ask the server to cancel ``name``; returns a :class:`CancelResult` (``outcome``
+        ``"cancelled"``). Best effort: the operation may still finish, and the server
+        cancels asynchronously (CANCELLING, then CANCELLED).
 
         Cancelling an operation that is already done raises
-        :class:`~eemw.FailedPreconditionError`.
+        :class:`~eemw.FailedPreconditionError`, unless an earlier attempt of this call
+        may have been applied and a ``get`` shows the operation CANCELLING or CANCELLED:
+        then the result has ``reconciled=True``. ``timeout`` covers that ``get`` too.
         """
         op = self.name(name)
-        self._client.send(
-            self._call("cancel", op), "POST", op.path(self._client.api_version) + ":cancel",
-            timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-            trace_attributes=trace_attributes,
-        )
+        client = self._client
+        seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
+        deadline = client.clock() + seconds
+        try:
+            client.send(
+                self._call("cancel", op), "POST", op.path(client.api_version) + ":cancel",
+                timeout=seconds, retry=retry, idempotency_key=idempotency_key,
+                trace_attributes=trace_attributes,
+            )
+        except FailedPreconditionError as error:
+            if not (error.maybe_applied and self._now_cancelled(op, deadline, retry)):
+                raise
+            return CancelResult(op.name, "cancelled", None, reconciled=True)
+        return CancelResult(op.name, "cancelled")
+
+    def _now_cancelled(
+        self,
+        op: OperationName,
+        deadline: float,
+        retry: RetryPolicy | None,
+    ) -> bool:
+        """One look at ``op`` after a refused re-sent cancel: is it cancelled (or going)?"""
+        left = deadline - self._client.clock()
+        if left <= 0:
+            return False
+        try:
+            current = self.get(op, timeout=left, retry=retry)
+        except EemwError:
+            return False  # the refusal stands; the failed look is its __context__
+        return current.state in _CANCELLED_OR_CANCELLING
 
     def delete(
         self,
@@ -131,14 +179,27 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Delete the record of ``name`` (the task itself is not cancelled)."""
+    ) -> DeleteResult:
+        """Delete the record of ``name`` (the task itself is not cancelled).
+
+        Returns a :class:`DeleteResult`. A ``NOT_FOUND`` answer raises
+        :class:`~eemw.NotFoundError`, unless an earlier attempt of this call may have been
+        applied: then the delete succeeded and the result has ``reconciled=True``.
+        """
         op = self.name(name)
-        self._client.send(
-            self._call("delete", op), "DELETE", op.path(self._client.api_version),
-            timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-            trace_attributes=trace_attributes,
-        )
+        try:
+            self._client.send(
+                self._call("delete", op), "DELETE", op.path(self._client.api_version),
+                timeout=timeout, retry=retry, idempotency_key=idempotency_key,
+                trace_attributes=trace_attributes,
+            )
+        except NotFoundError as error:
+            # Only the service's own envelope says "no such operation"; a bare 404 page
+            # from a front end says nothing about it.
+            if not (error.maybe_applied and error.from_envelope):
+                raise
+            return DeleteResult(op.name, reconciled=True)
+        return DeleteResult(op.name)
 
     def list(
         self,
@@ -215,65 +276,22 @@ class Operations:
 
         Uses the server's ``:wait`` (best effort: it may return early) and polls with
         exponential backoff between answers; falls back to polling ``get`` when the
-        server does not implement ``:wait``. A cancelled operation is returned (check
-        ``op.cancelled``); one that FAILED raises :class:`~eemw.OperationFailedError`; a
-        timeout raises :class:`~eemw.DeadlineExceededError` whose ``operation`` is the
-        last state seen (``None`` if no answer came at all). ``retry`` applies to each
+        server has no ``:wait`` (a 501, or a 404 that is not the service's own error
+        envelope, such as a front end's HTML page). A cancelled operation is returned
+        (check ``op.cancelled``); one that FAILED raises :class:`~eemw.OperationFailedError`;
+        one that does not exist raises :class:`~eemw.NotFoundError`. Transient failures
+        (5xx, 429, lost connections, even once a request's retries ran out) are waited
+        through: reaching ``timeout`` always raises :class:`~eemw.DeadlineExceededError`,
+        whose ``operation`` is the last state seen (``None`` if no answer came at all) and
+        whose ``last_error`` is the last failure, if any. ``retry`` applies to each
         request the wait makes.
         """
-        client = self._client
         op_name = self.name(name)
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
         check_poll(poll_interval, max_poll_interval)
-        deadline = client.clock() + seconds
-        delay = poll_interval
-        use_wait = True
-        last: Operation | None = None
-        while True:
-            started = client.clock()
-            left = deadline - started
-            if left <= 0:
-                raise _wait_timeout(op_name, seconds, last)
-            try:
-                last, use_wait = self._wait_once(op_name, left, use_wait, retry, trace_attributes)
-            except DeadlineExceededError as error:
-                raise _wait_timeout(op_name, seconds, last) from error
-            if last.done:
-                return _finished(last)
-            now = client.clock()
-            if not use_wait or now - started < min(left, _MAX_SERVER_WAIT) / 2:
-                # The server answered early (best effort): back off before asking again.
-                client.sleep(min(delay, max(0.0, deadline - now)))
-                delay = min(delay * 2, max_poll_interval)
-
-    def _wait_once(
-        self,
-        name: OperationName,
-        left: float,
-        use_wait: bool,
-        retry: RetryPolicy | None,
-        attributes: Mapping[str, Any] | None,
-    ) -> tuple[Operation, bool]:
-        client = self._client
-        if use_wait:
-            # Ask the server to answer well before our own deadline, so its reply (and the
-            # network) fits in the time left instead of racing the read timeout.
-            server_wait = min(left - min(1.0, left / 10), _MAX_SERVER_WAIT)
-            if server_wait < _MIN_SERVER_WAIT:
-                # Too little time left to ask the server to hold: one last look instead.
-                return self.get(name, timeout=left, retry=retry, trace_attributes=attributes), True
-            try:
-                response = client.send(
-                    self._call("wait", name), "POST", name.path(client.api_version) + ":wait",
-                    # Rounded down: "0.001s" for 0.0009 s left would ask for more than there is.
-                    body={"timeout": f"{math.floor(server_wait * 1000) / 1000:.3f}s"},
-                    timeout=left, retry=retry, trace_attributes=attributes,
-                )
-                return Operation.from_wire(response.json()), True
-            except UnimplementedError:
-                pass  # this server or version lacks :wait: poll with get from now on
-        op = self.get(name, timeout=left, retry=retry, trace_attributes=attributes)
-        return op, False
+        return wait_for(
+            self, op_name, seconds, poll_interval, max_poll_interval, retry, trace_attributes
+        )
 
     def cancel_many(
         self,
@@ -287,9 +305,13 @@ class Operations:
         """Cancel many operations concurrently; one :class:`CancelResult` per name, in order.
 
         Every name is validated first, so a bad one raises :class:`~eemw.InvalidNameError`
-        before anything is sent. Each cancel goes through the full stack (retry budget,
-        idempotency keys, plugins). One failure never stops the rest: it is reported in its
-        result. ``on_result`` is called (from worker threads) as each cancel finishes; an
+        before anything is sent. ``timeout`` (default: ``DEFAULT_TIMEOUTS["cancel"]``) is
+        the whole call's deadline, as for every bulk call: each cancel gets the time left
+        of it, and a cancel that would start after it is not sent (its result is
+        ``"error"`` with a :class:`~eemw.DeadlineExceededError`). Each cancel goes through
+        the full stack (retry budget, idempotency keys, plugins) and reconciles a lost
+        answer as :meth:`cancel` does. One failure never stops the rest: it is reported in
+        its result. ``on_result`` is called (from worker threads) as each cancel finishes; an
         exception it raises is logged and changes neither the other cancels nor the results.
         """
         from ._bulk import cancel_many  # its machinery is loaded by its first use
@@ -361,23 +383,5 @@ class Operations:
 
     def _call(self, kind: CallKind, name: OperationName) -> Call:
         return Call(kind, name.project, self._client.api_version, name.name)
-
-
-def _wait_timeout(
-    name: OperationName, seconds: float, last: Operation | None
-) -> DeadlineExceededError:
-    state = f"still {last.state.value}" if last is not None else "no answer from the server"
-    return DeadlineExceededError(
-        f"operations.wait {name}: {state} after {seconds:g}s; pass a longer timeout= to "
-        "wait longer (the operation itself keeps running)",
-        timeout=seconds, operation=last,
-    )
-
-
-def _finished(op: Operation) -> Operation:
-    if op.failed:
-        detail = f": {op.error.message}" if op.error and op.error.message else ""
-        raise OperationFailedError(f"operation {op.name} FAILED{detail}", operation=op)
-    return op
 
 

@@ -16,11 +16,11 @@ from rich.progress import Progress, TaskID
 from rich.prompt import Confirm
 from rich.text import Text
 
-from .._bulk import CancelResult, WaitResult
 from .._errors import NotFoundError, UsageError
 from .._models import Operation, OperationName
 from .._operations import Operations
 from .._plugins import enabled_names, installed_plugins
+from .._results import CancelResult, WaitResult
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from .output import (
     Output,

@@ -2,13 +2,17 @@
 
 Every string that came from the server or the user goes through :func:`clean` before it
 reaches a terminal, so a hostile description cannot smuggle terminal escapes or rich markup.
-JSON lines need no such care: ``json.dumps`` escapes control characters.
+JSON lines are terminal-safe too (:func:`json_line`): beyond what ``json.dumps`` escapes (C0
+controls), every character that is not printable — DEL, C1 controls, bidi overrides and
+isolates, zero-width and line/paragraph separators — is written as a ``\\uXXXX`` escape, so
+the line decodes to the same value but cannot move a terminal's cursor or reorder its text.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -20,17 +24,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .._bulk import CancelResult, WaitResult
 from .._errors import ApiError
 from .._models import Operation, State
 from .._pipeline import Entry
 from .._plugins import PluginInfo
+from .._results import CancelResult, WaitResult
 
 __all__ = [
     "Output",
     "cancel_record",
     "cancel_table",
     "clean",
+    "json_line",
     "operation_detail",
     "operation_record",
     "operations_table",
@@ -74,6 +79,29 @@ def clean(text: object) -> str:
     return "".join(c if c.isprintable() else " " if c in "\n\r\t" else "?" for c in value)
 
 
+def json_line(data: Mapping[str, Any]) -> str:
+    """``data`` as one JSON line with every non-printable character escaped as ``\\uXXXX``."""
+    line = json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+    if line.isprintable():
+        return line
+    # json.dumps leaves only string contents unescaped, so each match is inside a string.
+    return _NOT_PRINTABLE.sub(_escape, line)
+
+
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON spells a character beyond the BMP as a surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 class Output:
     """Where a command writes: ``console`` (stdout), ``err`` (stderr) and JSON lines.
 
@@ -93,7 +121,7 @@ class Output:
         self._lock = threading.Lock()
 
     def record(self, data: Mapping[str, Any]) -> None:
-        line = json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+        line = json_line(data)
         with self._lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()

@@ -10,9 +10,11 @@ are HTML, truncated JSON, empty or cut at the transport's size cap still give a 
 error quoting a short excerpt with control characters and escape sequences removed.
 
 2xx bodies are checked against the call: get and wait must return an Operation whose
-``name`` is the one asked for, cancel and delete a JSON object (an empty body counts as
-``{}``), list a page of operations; calls of other resources (``Call.resource``) are
-passed on unchecked. Anything else is a
+``name`` is the one asked for (the same operation id under the project's number instead
+of its id, or the reverse, is the same operation: the service may answer with either),
+cancel and delete a JSON object (an empty body counts as ``{}``), list a page of
+operations; calls of other resources (``Call.resource``) are passed on unchecked. Anything
+else is a
 :class:`~eemw.MalformedResponseError` naming the call. The parsed JSON is handed on as
 ``response.data`` so nobody parses a body twice.
 """
@@ -35,12 +37,18 @@ from .._errors import (
     rpc_code_for_status,
 )
 from .._http import ContextKey, Request, Response
-from .._models import is_operation_name, parse_duration
+from .._models import OperationName, is_operation_name, parse_duration
 from .._pipeline import Handler
 from .._redact import redact_url
 
 __all__ = [
-    "ANSWER_SINK", "Check", "error_from_response", "excerpt", "parse_retry_after", "safe_text",
+    "ANSWER_SINK",
+    "Check",
+    "error_from_response",
+    "excerpt",
+    "parse_retry_after",
+    "safe_text",
+    "same_operation",
 ]
 
 _EXCERPT_CHARS = 160
@@ -113,13 +121,31 @@ def checked_body(response: Response) -> Any:
         raise _malformed(response, f"expected a JSON object, got {_json_kind(data)}")
     if call.kind in ("get", "wait"):
         name = data.get("name")
-        if name != call.name:
+        if name != call.name and not same_operation(name, call.name):
             raise _malformed(
                 response, f"expected the operation {call.name}, got name {_short(name)}"
             )
     elif call.kind == "list":
         _check_page(response, data)
     return data
+
+
+def same_operation(answered: object, asked: str | None) -> bool:
+    """Whether ``answered`` names the operation ``asked`` under the project's other alias.
+
+    A project has an id (``my-project``) and a number (``123456789012``); the service may
+    name an operation under either. The same operation id with one side a project number
+    and the other a project id is accepted: eemw cannot tell which number belongs to which
+    id without another request, and an id never looks like a number (ids start with a
+    letter). Anything else (another id, two different ids or numbers) is a mismatch.
+    """
+    if not isinstance(answered, str) or asked is None:
+        return False
+    try:
+        got, want = OperationName.parse(answered), OperationName.parse(asked)
+    except ValueError:
+        return False
+    return got.id == want.id and got.project.isdigit() != want.project.isdigit()
 
 
 def _check_page(response: Response, data: Mapping[str, Any]) -> None:
@@ -194,6 +220,7 @@ def error_from_response(
         retry_after=retry_after,
         operation=call.name,
         call=call.label,
+        from_envelope=bool(envelope),
     )
 
 

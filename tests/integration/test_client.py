@@ -55,7 +55,8 @@ def test_get_by_full_name_and_by_id(emu: Emulator, version: str) -> None:
 def test_cancel_then_get_shows_cancelled(emu: Emulator, version: str) -> None:
     name = emu.add_operation("demo", state="RUNNING")
     with make_client(emu, version) as client:
-        assert client.operations.cancel(name) is None
+        result = client.operations.cancel(name)
+        assert (result.name, result.outcome, result.reconciled) == (name, "cancelled", False)
         # Cancel is asynchronous on Earth Engine: CANCELLING first, CANCELLED later.
         assert client.operations.get(name).state is eemw.State.CANCELLING
         emu.advance(2)
@@ -186,6 +187,68 @@ def test_wait_falls_back_to_get_when_wait_is_unimplemented(emu: Emulator) -> Non
     assert op.succeeded
     assert sum(r.path.endswith(":wait") for r in emu.requests) == 1
     assert any(r.method == "GET" for r in api_requests(emu))
+
+
+def test_wait_falls_back_to_get_when_a_front_end_has_no_wait_route(emu: Emulator) -> None:
+    name = emu.add_operation("demo", state="RUNNING", duration=3.0, start_after=0.0)
+    # A 404 page that is not the service's error envelope: the route, not the operation.
+    emu.add_fault(Fault(kind="html", status=404, path_contains=":wait", times=None))
+    with make_client(emu) as client:
+        op = client.operations.wait(name, timeout=60)
+    assert op.succeeded
+    assert sum(r.path.endswith(":wait") for r in emu.requests) == 1
+
+
+def test_wait_on_a_missing_operation_is_not_found_at_once(emu: Emulator) -> None:
+    missing = "projects/demo/operations/NO_SUCH_OPERATION"
+    with make_client(emu) as client, pytest.raises(eemw.NotFoundError) as info:
+        client.operations.wait(missing, timeout=60)
+    assert info.value.from_envelope
+    assert len(api_requests(emu)) == 1
+
+
+def fake_timeline(emu: Emulator) -> tuple[list[float], dict[str, object]]:
+    """A client clock that moves only when the client sleeps, the emulator's with it."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        emu.advance(seconds)
+
+    return now, {"clock": lambda: now[0], "sleep": sleep}
+
+
+def test_wait_waits_through_a_failing_server_until_its_timeout(emu: Emulator) -> None:
+    name = emu.add_operation("demo", state="RUNNING", duration=10_000.0, start_after=0.0)
+    now, timeline = fake_timeline(emu)
+    with make_client(emu, **timeline) as client:
+        client.operations.get(name)  # the token is fetched before the outage
+        emu.add_fault(Fault(status=503, times=None))
+        with pytest.raises(eemw.DeadlineExceededError) as info:
+            client.operations.wait(name, timeout=120, poll_interval=1.0, max_poll_interval=8.0)
+    # Not early, whatever the retries did: each request's retries ran out many times over.
+    assert now[0] == pytest.approx(120)
+    assert isinstance(info.value.last_error, eemw.UnavailableError)
+    assert info.value.last_error.gave_up
+    assert len(api_requests(emu)) > 2 * eemw.RetryPolicy().max_attempts
+
+
+def test_cancel_many_timeout_is_the_whole_calls_deadline(emu: Emulator) -> None:
+    names = [emu.add_operation("demo", state="RUNNING") for _ in range(10)]
+    now, timeline = fake_timeline(emu)
+
+    def slow_server(request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
+        now[0] += 1.0  # every attempt takes a second on the client's clock
+        return call_next(request)
+
+    slow = eemw.Entry("slow-server", slow_server, "attempt")
+    with make_client(emu, middleware=[slow], **timeline) as client:
+        results = client.operations.cancel_many(names, max_workers=1, timeout=3.5)
+    outcomes = [r.outcome for r in results]
+    assert outcomes == ["cancelled"] * 4 + ["error"] * 6
+    assert all(isinstance(r.error, eemw.DeadlineExceededError) for r in results[4:])
+    assert sum(r.path.endswith(":cancel") for r in emu.requests) == 4  # the rest never sent
+    assert now[0] <= 3.5 + 1.0  # the deadline, plus the one attempt in flight at it
 
 
 def test_cancel_of_done_operation_is_failed_precondition(emu: Emulator) -> None:

@@ -115,6 +115,9 @@ def test_client_maps_a_read_timeout_through_the_stack(emu: Emulator) -> None:
     emu.add_fault(Fault(kind="delay", delay=5.0, times=None))
     policy = eemw.RetryPolicy(max_attempts=1)
     with eemw.Client("demo", endpoint=emu.url, credentials=emu.credentials(),
-                     retry=policy) as client, pytest.raises(eemw.TransportError):
+                     retry=policy) as client, pytest.raises(eemw.TimedOutError) as info:
         client.operations.get(name, timeout=0.3)
+    # The attempt's read timeout is the call's deadline here: the deadline is what ended it.
+    assert isinstance(info.value, eemw.DeadlineExceededError)
+    assert isinstance(info.value.last_error, eemw.ReadTimeoutError)
     assert len(api_requests(emu)) == 1

@@ -7,11 +7,13 @@ Eight threads share one client. The run proves:
 
 * every call ends within its deadline plus a small slack, in success or a typed
   :class:`eemw.EemwError`, never another exception;
-* no cancel side effect is applied twice: each operation is cancelled by one logical call,
-  every attempt of that call carries the same idempotency key, the emulator replays instead
-  of re-applying, and no cancel ever sees the "already done" answer a second execution
-  would get;
-* the counters agree: attempts sent = requests received = calls + retries.
+* no cancel side effect is applied twice, as the server counts them, with the emulator in
+  its faithful default (``Idempotency-Key`` ignored, cancel asynchronous): each operation is
+  cancelled by one logical call; a cancel whose answer was lost is sent again and the
+  server runs it again, yet applies it once; a re-sent cancel answered "already done" is
+  reconciled by the client (one ``get``) instead of failing;
+* the counters agree: attempts sent = requests received = calls + retries + the gets
+  that reconciled lost cancels.
 
 ``EEMW_CHAOS_CALLS`` (default 2000) and ``EEMW_CHAOS_SEED`` (default 7) size and seed it.
 The fault *sequence* is reproducible for a seed; which call meets which fault depends on
@@ -58,19 +60,19 @@ class Outcome:
 
 
 def explain(error: eemw.EemwError) -> str:
-    cause = type(error.__cause__).__name__ if error.__cause__ is not None else "-"
-    if isinstance(error, eemw.RetryExhaustedError):
-        return f"{type(error).__name__} after {error.attempts} attempts, last {cause}"
-    return f"{type(error).__name__}, cause {cause}"
+    last = type(error.last_error).__name__ if error.last_error is not None else "-"
+    gave_up = f", gave up: {error.gave_up}" if error.gave_up else ""
+    return f"{type(error).__name__} after {error.attempts} attempts, last {last}{gave_up}"
 
 
 def timed(method: Callable[..., object], name: str) -> tuple[str, float, str]:
-    """How one call ended ("ok" or the error's class name), its wall time, and why."""
+    """How one call ended ("ok", "reconciled" or the error's class name), its wall time,
+    and why."""
     started = time.monotonic()
     why = ""
     try:
-        method(name, timeout=CALL_TIMEOUT)
-        result = "ok"
+        value = method(name, timeout=CALL_TIMEOUT)
+        result = "reconciled" if getattr(value, "reconciled", False) else "ok"
     except eemw.EemwError as error:
         result, why = type(error).__name__, explain(error)
     except Exception as error:  # the property under test: this must never happen
@@ -124,10 +126,8 @@ class Run:
 
 def chaos_run(meters: Meters) -> Run:
     """Run CALLS mixed calls from THREADS threads through one client under chaos."""
-    # faithful mode: needs client reconciliation (issue 10)
-    with Emulator(
-        record_limit=max(100_000, CALLS * 4), honour_idempotency_keys=True
-    ) as emu:
+    # The faithful default: keys ignored, cancel asynchronous (CANCELLING for 2 s).
+    with Emulator(record_limit=max(100_000, CALLS * 4)) as emu:
         targets = [
             emu.add_operation("demo", state="RUNNING", duration=1e9, start_after=0.0)
             for _ in range(CALLS // CANCEL_SHARE)
@@ -180,10 +180,11 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     results = Counter(o.result for o in outcomes)
     untyped = [o for o in outcomes if o.result.startswith("UNTYPED")]
     late = [o for o in outcomes if o.seconds > CALL_TIMEOUT + SLACK]
-    cancelled_ok = {o.name for o in outcomes if o.kind == "cancel" and o.result == "ok"}
-    # What a second execution of a cancel would answer: the operation is already done
-    # (cancelled by the first), or the key was reused for something else.
-    reexecuted = [
+    succeeded = ("ok", "reconciled")
+    cancelled_ok = {o.name for o in outcomes if o.kind == "cancel" and o.result in succeeded}
+    # A cancel that took effect yet reported "already done" (or a key reused for another
+    # call) would be a lost answer the client failed to reconcile.
+    misreported = [
         o for o in outcomes
         if o.kind == "cancel" and o.result in ("FailedPreconditionError", "InvalidArgumentError")
     ]
@@ -191,17 +192,21 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     all_keys = [key for keys in run.keys.values() for key in keys]
     faults = faults_by_kind(stats)
     retries = sum(run.retries.values())
-    # A cancel re-run instead of replayed is a duplicate even if it changed nothing.
-    twice = sum(1 for n in run.executions.values() if n > 1)
-    duplicates = twice + len(reexecuted) + len(several_keys)
+    # Duplicates as the server sees them: a cancel applied more than once.
+    applied_twice = sum(1 for n in run.effects.values() if n > 1)
+    duplicates = applied_twice + len(misreported) + len(several_keys)
+    rerun = sum(1 for n in run.executions.values() if n > 1)
+    reconciled = results["reconciled"]
 
     reliability_report.add("chaos", {
         "calls": len(outcomes),
         "threads": THREADS,
         "seed": SEED,
+        "emulator": "faithful (Idempotency-Key ignored, cancel_delay 2 s)",
         "wall_seconds": round(run.wall, 2),
-        "successes": results["ok"],
-        "typed_errors": {k: v for k, v in sorted(results.items()) if k != "ok"},
+        "successes": results["ok"] + reconciled,
+        "reconciled_cancels": reconciled,
+        "typed_errors": {k: v for k, v in sorted(results.items()) if k not in succeeded},
         "typed_errors_why": dict(sorted(Counter(o.why for o in outcomes if o.why).items())),
         "untyped_errors": len(untyped),
         "api_requests": stats["api_requests"],
@@ -213,6 +218,7 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
         "deadline_plus_slack_seconds": CALL_TIMEOUT + SLACK,
         "cancels": len(run.targets),
         "cancels_applied": stats["cancels_applied"],
+        "cancels_rerun_by_the_server": rerun,
         "idempotent_replays": stats["idempotent_replays"],
         "duplicates_found": duplicates,
     })
@@ -220,21 +226,25 @@ def test_chaos_run(meters: Meters, reliability_report: Report) -> None:
     assert len(outcomes) == CALLS
     assert untyped == []
     assert late == []
-    # No side effect twice: at most one effect per operation, one key per logical cancel,
-    # and no cancel met the answer a second execution would have got.
-    assert duplicates == 0, (several_keys, reexecuted)
+    # No side effect twice, counted by the server: at most one effect per operation, one
+    # key per logical cancel, and no cancel that took effect reported as refused.
+    assert duplicates == 0, (several_keys, misreported)
     assert all(run.effects[name] == 1 for name in cancelled_ok)
-    assert all(run.executions[name] == 1 for name in cancelled_ok)
     assert stats["cancels_applied"] == sum(run.effects.values())
     assert len(all_keys) == len(set(all_keys)) == len(run.targets)
-    # The run was meaningful: every kind of fault struck, and answers lost after a cancel
-    # took effect were recovered by replay rather than by a second execution.
+    # The run was meaningful: every kind of fault struck, the server ignored keys, and
+    # answers lost after a cancel took effect made the server run cancels again.
     assert all(faults[kind] > 0 for kind in MIX), faults
-    assert stats["idempotent_replays"] > 0
-    # Counters agree: each logical call is one attempt plus its retries.
-    assert run.attempts == stats["api_requests"] == CALLS + retries
+    assert stats["idempotent_replays"] == 0
+    assert rerun > 0
+    # Counters agree: each logical call is one attempt plus its retries, plus the
+    # reconciling get of each reconciled cancel. On a loaded machine the server may count
+    # an attempt the client already gave up on (a read timeout) after the stats are read.
+    assert run.attempts == CALLS + retries + reconciled
+    timed_out = run.retries["ReadTimeoutError"] + results["ReadTimeoutError"]
+    assert 0 <= run.attempts - stats["api_requests"] <= timed_out
     # Retries work: with five attempts against a 30% fault rate nearly every call succeeds.
-    assert results["ok"] >= 0.9 * CALLS, results
+    assert results["ok"] + reconciled >= 0.9 * CALLS, results
 
 
 def test_the_deadline_is_what_ends_calls_that_keep_timing_out() -> None:
@@ -275,5 +285,7 @@ def test_the_deadline_is_what_ends_calls_that_keep_timing_out() -> None:
                 thread.join()
             emu.clear_faults()
     assert len(seconds) == len(errors) == 3 * THREADS
-    assert set(errors) <= {eemw.DeadlineExceededError, eemw.RetryExhaustedError}
+    # The deadline ended each call: a DeadlineExceededError, or the last attempt's read
+    # timeout when the next retry would have passed it. Either way, one base class.
+    assert all(issubclass(kind, eemw.TimedOutError) for kind in errors), set(errors)
     assert max(seconds) <= deadline + slack, max(seconds)

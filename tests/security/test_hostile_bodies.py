@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import eemw
+from eemw.middleware.check import same_operation
 from eemw.testing import MockTransport, respond
 
 MAX_ATTEMPTS = 3
@@ -183,11 +184,16 @@ def test_any_answer_is_a_value_or_a_typed_error(
         return
     assert 200 <= status < 300, "only a 2xx answer may become a value"
     if kind in ("get", "wait"):
-        assert isinstance(value, eemw.Operation) and value.name == "projects/demo/operations/op-1"
+        asked = "projects/demo/operations/op-1"
+        # The same operation under the project's number is the same operation.
+        assert isinstance(value, eemw.Operation)
+        assert value.name == asked or same_operation(value.name, asked)
     elif kind == "list":
         assert all(isinstance(op, eemw.Operation) for op in value)
+    elif kind == "cancel":
+        assert isinstance(value, eemw.CancelResult) and value.outcome == "cancelled"
     else:
-        assert value is None
+        assert isinstance(value, eemw.DeleteResult)
 
 
 def test_a_repeated_page_token_ends_the_listing_with_a_typed_error() -> None:

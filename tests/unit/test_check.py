@@ -352,3 +352,46 @@ def test_check_leaves_the_request_alone_and_calls_next_once() -> None:
     request = make_request()
     Check()(request, transport)
     assert transport.requests == [request]
+
+
+@pytest.mark.parametrize("kind", ["get", "wait"])
+@pytest.mark.parametrize(
+    ("asked", "answered"),
+    [
+        ("projects/demo/operations/op-1", "projects/123456789012/operations/op-1"),
+        ("projects/123456789012/operations/op-1", "projects/demo/operations/op-1"),
+    ],
+    ids=["number for id", "id for number"],
+)
+def test_the_same_operation_under_the_project_alias_is_accepted(
+    kind: eemw.CallKind, asked: str, answered: str
+) -> None:
+    call = Call(kind, "demo", "v1", asked)
+    request = Request("GET", "https://ee.test/v1/" + asked, Headers(), call)
+    response = Check()(request, MockTransport(answer(json_={"name": answered, "done": False})))
+    assert response.json()["name"] == answered
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered"),
+    [
+        ("projects/demo/operations/op-1", "projects/other/operations/op-1"),
+        ("projects/111/operations/op-1", "projects/222/operations/op-1"),
+        ("projects/demo/operations/op-1", "projects/123/operations/op-2"),
+        ("projects/demo/operations/op-1", "projects/123/operations/op-1/extra"),
+    ],
+    ids=["two ids", "two numbers", "another operation", "not a name"],
+)
+def test_any_other_name_mismatch_stays_malformed(asked: str, answered: str) -> None:
+    call = Call("get", "demo", "v1", asked)
+    request = Request("GET", "https://ee.test/v1/" + asked, Headers(), call)
+    with pytest.raises(MalformedResponseError, match="expected the operation"):
+        Check()(request, MockTransport(answer(json_={"name": answered})))
+
+
+def test_an_error_says_whether_its_body_was_a_google_envelope() -> None:
+    real = error_for(answer(404, json_=envelope(404, "NOT_FOUND")))
+    page = error_for(answer(404, body=b"<html>Not Found</html>",
+                            headers={"Content-Type": "text/html"}))
+    assert isinstance(real, eemw.NotFoundError) and real.from_envelope
+    assert isinstance(page, eemw.NotFoundError) and not page.from_envelope

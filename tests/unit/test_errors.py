@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import eemw
+import eemw._errors
 from eemw import (
     RPC_CODES,
     ApiError,
@@ -26,7 +27,7 @@ from eemw import (
     RetryExhaustedError,
     _errors,
 )
-from eemw._errors import api_error_class, rpc_code_for_status
+from eemw._errors import api_error_class, mark_exhausted, rpc_code_for_status
 
 
 def drawn_tree() -> list[tuple[str, str]]:
@@ -284,6 +285,10 @@ def sample_errors() -> list[EemwError]:
         eemw.InvalidNameError("bad name"),
         eemw.StackError("dup"),
     ]
+    exhausted = eemw.UnavailableError("storm", http_status=503, rpc_status="UNAVAILABLE")
+    exhausted.attempts, exhausted.history = 3, (eemw.ReadError("reset"),)
+    errors.append(mark_exhausted(exhausted, "attempts", "storm; gave up after 3 attempt(s)"))
+    errors.append(eemw.ReadTimeoutError("slow", operation="projects/demo/operations/X"))
     try:
         raise RetryExhaustedError("gave up", attempts=4, retry_after=9.0) from errors[1]
     except RetryExhaustedError as exc:
@@ -301,7 +306,55 @@ def test_errors_survive_pickle_and_copy(clone: Any, error: EemwError) -> None:
     again = clone(error)
     assert type(again) is type(error)
     assert str(again) == str(error)
-    assert vars(again) == vars(error)
+    # Exceptions compare by identity: the history of earlier errors compares by repr.
+    assert {**vars(again), "history": None} == {**vars(error), "history": None}
+    assert list(map(repr, again.history)) == list(map(repr, error.history))
+
+
+class TestOneFailureOneType:
+    """The rule in the errors module's docstring, class by class."""
+
+    @pytest.mark.parametrize(
+        ("kind", "also"),
+        [
+            (eemw.ConnectTimeoutError, eemw.ConnectError),
+            (eemw.ReadTimeoutError, eemw.ReadError),
+            (eemw.DeadlineExceededError, EemwError),
+        ],
+    )
+    def test_every_timeout_shares_one_base(self, kind: type[EemwError], also: type) -> None:
+        assert issubclass(kind, eemw.TimedOutError) and issubclass(kind, also)
+        # Not Python's own TimeoutError (an OSError): `except OSError` must not catch it.
+        assert not issubclass(kind, TimeoutError)
+
+    def test_a_marked_error_is_both_its_own_type_and_retry_exhausted(self) -> None:
+        error = eemw.UnavailableError("down", http_status=503, rpc_status="UNAVAILABLE")
+        same = mark_exhausted(error, "budget", "down; gave up")
+        assert same is error
+        assert isinstance(error, eemw.UnavailableError) and isinstance(error, RetryExhaustedError)
+        assert type(error).__name__ == "UnavailableError"
+        assert error.gave_up == "budget" and str(error) == "down; gave up"
+        assert error.last_error is error and error.http_status == 503
+
+    def test_marked_errors_keep_their_class_through_pickle(self) -> None:
+        marked = sample_errors()[-3]
+        again = pickle.loads(pickle.dumps(marked))
+        assert isinstance(again, eemw.UnavailableError) and isinstance(again, RetryExhaustedError)
+        assert (again.attempts, again.gave_up) == (3, "attempts")
+        assert isinstance(again.history[0], eemw.ReadError)
+
+    def test_errors_outside_a_call_have_neutral_facts(self) -> None:
+        error = eemw.NotFoundError("x", http_status=404, rpc_status="NOT_FOUND")
+        assert (error.attempts, error.history, error.maybe_applied, error.gave_up) == (
+            0, (), False, ""
+        )
+        assert error.last_error is error
+        assert eemw.DeadlineExceededError("late").last_error is None
+
+    def test_the_rule_is_written_in_the_module_docstring(self) -> None:
+        doc = eemw._errors.__doc__ or ""
+        for fact in ("attempts", "history", "last_error", "maybe_applied", "gave_up"):
+            assert fact in doc
 
 
 def test_retry_exhausted_keeps_its_last_error_through_pickle() -> None:
@@ -311,3 +364,40 @@ def test_retry_exhausted_keeps_its_last_error_through_pickle() -> None:
     assert again.attempts == 4
     assert isinstance(again.last_error, eemw.UnavailableError)
     assert again.last_error.http_status == 503
+
+
+class TestTransportTimeouts:
+    """The transport's failures land on the timeout classes (eemw._attempt.failure)."""
+
+    def request(self) -> eemw.Request:
+        call = Call("get", "demo", "v1", "projects/demo/operations/X")
+        url = "https://ee.test/v1/projects/demo/operations/X"
+        return eemw.Request("GET", url, eemw.Headers(), call, timeout=2.0)
+
+    def test_a_connect_timeout_is_a_connect_error_and_a_timeout(self) -> None:
+        from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeout
+
+        from eemw._attempt import failure
+
+        error = failure(Urllib3ConnectTimeout("slow"), self.request(), sent=False)
+        assert isinstance(error, eemw.ConnectTimeoutError)
+        assert isinstance(error, eemw.ConnectError) and isinstance(error, eemw.TimedOutError)
+
+    def test_a_refused_connection_is_not_a_timeout(self) -> None:
+        from urllib3.exceptions import NewConnectionError
+
+        from eemw._attempt import failure
+
+        for refused in (ConnectionRefusedError("refused"), NewConnectionError(None, "refused")):
+            error = failure(refused, self.request(), sent=False)
+            assert type(error) is eemw.ConnectError
+
+    def test_a_read_timeout_is_a_read_error_and_a_timeout(self) -> None:
+        from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+
+        from eemw._attempt import failure
+
+        error = failure(Urllib3ReadTimeout(None, "/", "slow"), self.request(), sent=True)
+        assert isinstance(error, eemw.ReadTimeoutError) and isinstance(error, eemw.ReadError)
+        reset = failure(ConnectionResetError("reset"), self.request(), sent=True)
+        assert type(reset) is eemw.ReadError

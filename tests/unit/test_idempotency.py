@@ -25,6 +25,8 @@ from eemw import (
     RetryPolicy,
     UsageError,
 )
+from eemw._errors import mark_exhausted
+from eemw.middleware.idempotency import KEY_HONOURED
 from eemw.testing import FakeClock as FakeTime
 from eemw.testing import MockTransport, respond
 
@@ -116,7 +118,8 @@ def test_bad_header_names_are_usage_errors(header: str) -> None:
 
 
 @pytest.mark.parametrize(("setting", "value"), [("cache_size", -1), ("cache_size", 1.5),
-                                                 ("ttl", 0), ("ttl", float("inf"))])
+                                                 ("ttl", 0), ("ttl", float("inf")),
+                                                 ("cache_bytes", 10), ("cache_bytes", True)])
 def test_bad_cache_settings_are_usage_errors(setting: str, value: Any) -> None:
     with pytest.raises(UsageError):
         Idempotency(**{setting: value})
@@ -169,7 +172,8 @@ def test_every_retry_attempt_carries_the_same_key(fake: FakeTime, own: str | Non
     assert len(fake.sleeps) == 2
 
 
-def test_a_generated_key_makes_delete_read_errors_retryable(fake: FakeTime) -> None:
+def test_delete_read_errors_are_retried_under_one_generated_key(fake: FakeTime) -> None:
+    # Retried because delete reconciles a "not found" answer, not because of the key.
     outcomes: list[Exception] = [eemw.ReadError("reset after sending")]
 
     def handler(request: Request) -> Response:
@@ -183,7 +187,94 @@ def test_a_generated_key_makes_delete_read_errors_retryable(fake: FakeTime) -> N
     assert len({r.headers["Idempotency-Key"] for r in transport.requests}) == 1
 
 
+def seen_context(stage: Idempotency, request: Request) -> Context:
+    seen: list[Request] = []
+    stage(request, lambda r: seen.append(r) or empty_ok(r))  # type: ignore[func-returns-value]
+    return seen[0].context
+
+
+def test_only_a_trusted_key_is_marked_honoured(fake: FakeTime) -> None:
+    stage = Idempotency(clock=fake)
+    assert seen_context(stage, make_request("cancel", key="mine")).get(KEY_HONOURED)
+    generated = seen_context(stage, make_request("cancel"))
+    assert generated.get(IDEMPOTENCY_KEY) is not None  # sent, and visible to plugins
+    assert not generated.get(KEY_HONOURED)  # but it does not make a re-send safe
+
+
+def test_a_client_told_its_server_honours_keys_trusts_generated_ones(fake: FakeTime) -> None:
+    stage = Idempotency(clock=fake, server_honours_keys=True)
+    assert seen_context(stage, make_request("cancel")).get(KEY_HONOURED)
+    with pytest.raises(UsageError):
+        Idempotency(server_honours_keys="yes")  # type: ignore[arg-type]
+
+
+def test_an_unsafe_call_with_a_generated_key_is_not_resent_after_a_read_error(
+    fake: FakeTime,
+) -> None:
+    create = Call("projects.table.export", "demo", "v1", resource="earthengine")
+    request = Request("POST", "https://ee.test/v1/projects/demo/table:export", Headers(), create)
+    for honours, sent in ((False, 1), (True, 2)):
+        outcomes: list[Exception] = [eemw.ReadError("reset after sending")]
+
+        def handler(r: Request, outcomes: list[Exception] = outcomes) -> Response:
+            if outcomes:
+                raise outcomes.pop()
+            return empty_ok(r)
+
+        transport = MockTransport(handler)
+        stage = Idempotency(clock=fake, server_honours_keys=honours)
+        try:
+            composed(fake, transport, stage)(request)
+        except eemw.ReadError as error:
+            assert error.maybe_applied and not honours
+        assert len(transport.requests) == sent
+
+
 # --- the replay cache -----------------------------------------------------------------------
+
+
+def big_ok(size: int) -> Callable[[Request], Response]:
+    return lambda request: respond(request, body=b"{" + b" " * size + b"}")
+
+
+def test_the_cache_is_bounded_in_bytes(fake: FakeTime) -> None:
+    stage = Idempotency(clock=fake, cache_bytes=1024 * 1024)
+    transport = MockTransport(big_ok(100 * 1024))
+    for i in range(30):
+        stage(make_request("cancel", name=f"projects/demo/operations/op-{i}", key=f"k{i}"),
+              transport)
+    assert 0 < stage.cached_bytes <= 1024 * 1024
+    # The newest outcomes are still replayed; the oldest made room for them.
+    stage(make_request("cancel", name="projects/demo/operations/op-29", key="k29"), transport)
+    assert len(transport.requests) == 30
+    stage(make_request("cancel", name="projects/demo/operations/op-0", key="k0"), transport)
+    assert len(transport.requests) == 31
+
+
+def test_an_outcome_too_big_for_the_cache_is_not_kept(fake: FakeTime) -> None:
+    stage = Idempotency(clock=fake, cache_bytes=1024 * 1024)
+    transport = MockTransport(big_ok(8 * 1024 * 1024))
+    for _ in range(2):
+        stage(make_request("cancel", key="huge"), transport)
+    assert len(transport.requests) == 2
+    assert stage.cached_bytes == 0
+
+
+def test_an_error_after_an_attempt_that_may_have_acted_is_not_replayed(fake: FakeTime) -> None:
+    stage = Idempotency(clock=fake)
+
+    def refused_after_a_lost_answer(request: Request) -> Response:
+        error = eemw.FailedPreconditionError(
+            "done", http_status=400, rpc_status="FAILED_PRECONDITION")
+        error.maybe_applied = True  # the retry stage saw a lost answer first
+        raise error
+
+    transport = MockTransport(refused_after_a_lost_answer)
+    for _ in range(2):
+        with pytest.raises(eemw.FailedPreconditionError):
+            stage(make_request("cancel", key="k1"), transport)
+    assert len(transport.requests) == 2
+
 
 
 def test_same_key_within_ttl_replays_without_a_request(fake: FakeTime) -> None:
@@ -359,3 +450,20 @@ def test_client_get_sends_no_key(fake: FakeTime) -> None:
     transport = MockTransport(lambda r: respond(r, json={"name": NAME}))
     make_client(fake, transport).operations.get(NAME)
     assert "Idempotency-Key" not in transport.requests[0].headers
+
+
+def test_a_replayed_error_keeps_its_own_class_and_facts(fake: FakeTime) -> None:
+    # A caller's policy may retry a 400; the error that ends it carries the marker.
+    stage = Idempotency(clock=fake)
+
+    def refused(request: Request) -> Response:
+        error = eemw.FailedPreconditionError(
+            "done", http_status=400, rpc_status="FAILED_PRECONDITION", retry_after=3.0)
+        raise mark_exhausted(error, "attempts", "done; gave up after 2 attempt(s)")
+
+    transport = MockTransport(refused)
+    for _ in range(2):
+        with pytest.raises(eemw.FailedPreconditionError) as info:
+            stage(make_request("cancel", key="k1"), transport)
+    assert len(transport.requests) == 1  # the second was replayed
+    assert info.value.retry_after == 3.0

@@ -45,6 +45,7 @@ from eemw import (
 )
 from eemw._errors import api_error_class, rpc_code_for_status
 from eemw._metrics import Metrics
+from eemw.middleware.idempotency import KEY_HONOURED
 from eemw.middleware.retry import decide
 from eemw.testing import FakeClock, MockTransport, respond
 
@@ -67,6 +68,7 @@ def make_request(
     *,
     deadline: float | None = None,
     key: str | None = None,
+    honoured: bool = True,
     policy: RetryPolicy | None = None,
     timeout: float | None = None,
 ) -> Request:
@@ -74,7 +76,7 @@ def make_request(
     if deadline is not None:
         context = context.set(DEADLINE, deadline)
     if key is not None:
-        context = context.set(IDEMPOTENCY_KEY, key)
+        context = context.set(IDEMPOTENCY_KEY, key).set(KEY_HONOURED, honoured)
     if policy is not None:
         context = context.set(RETRY_POLICY, policy)
     return Request("GET", "https://ee.test/v1/" + NAME, Headers(), make_call(kind), None,
@@ -384,10 +386,12 @@ def test_server_asking_beyond_the_deadline_fails_at_once(fake: FakeTime) -> None
         sent.append(request)
         raise asked
 
-    with pytest.raises(RetryExhaustedError) as info:
+    with pytest.raises(eemw.ResourceExhaustedError) as info:
         make_retry(fake)(make_request(deadline=fake.now + 60), throttled)
+    assert info.value is asked  # the last attempt's own error, never a wrapper
+    assert isinstance(info.value, RetryExhaustedError)
+    assert info.value.gave_up == "server-delay"
     assert info.value.retry_after == 120.0
-    assert info.value.__cause__ is asked
     assert info.value.last_error is asked
     assert "120s" in str(info.value)
     assert len(sent) == 1 and fake.sleeps == []
@@ -434,6 +438,40 @@ def test_read_error_on_an_unsafe_call_surfaces_unchanged(fake: FakeTime) -> None
     assert fake.sleeps == []
 
 
+def test_a_generated_key_does_not_make_an_unsafe_call_repeatable(fake: FakeTime) -> None:
+    create = Call("projects.image.export", "demo", "v1", resource="earthengine")
+    generated = dataclasses.replace(make_request(key="gen-1", honoured=False), call=create)
+    calls = MockTransport(script(ReadError("reset")))
+    with pytest.raises(ReadError) as info:
+        make_retry(fake)(generated, calls)
+    assert info.value.maybe_applied and info.value.gave_up == ""
+    assert len(calls.requests) == 1
+    trusted = dataclasses.replace(make_request(key="mine-1"), call=create)
+    calls = MockTransport(script(ReadError("reset")))
+    assert make_retry(fake)(trusted, calls).status == 200
+    assert len(calls.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "applied"),
+    [
+        (ReadError("reset"), True), (api_error(500), True), (api_error(502), True),
+        (api_error(504), True), (api_error(503), False), (api_error(429), False),
+        (ConnectError("refused"), False),
+    ],
+    ids=["read", "500", "502", "504", "503", "429", "connect"],
+)
+def test_an_attempt_that_may_have_acted_marks_the_final_error(
+    fake: FakeTime, error: eemw.EemwError, applied: bool
+) -> None:
+    final = api_error(400)
+    with pytest.raises(ApiError) as info:
+        make_retry(fake)(make_request("cancel"), script(error, final))
+    assert info.value is final
+    assert info.value.maybe_applied is applied
+    assert info.value.attempts == 2 and info.value.history == (error,)
+
+
 @pytest.mark.parametrize(
     ("kind", "key"),
     [("delete", "key-1"), ("cancel", None), ("get", None), ("list", None), ("wait", None)],
@@ -456,13 +494,26 @@ def test_other_errors_are_never_retried(fake: FakeTime, status: int) -> None:
     assert len(calls.requests) == 1
 
 
-def test_max_attempts_exhausted_chains_the_last_error(fake: FakeTime) -> None:
+def test_max_attempts_exhausted_raises_the_last_error_with_its_history(fake: FakeTime) -> None:
     errors = [api_error(503), api_error(502), api_error(500)]
-    with pytest.raises(RetryExhaustedError) as info:
+    with pytest.raises(eemw.InternalError) as info:
         make_retry(fake, RetryPolicy(max_attempts=3))(make_request(), script(*errors))
+    assert info.value is errors[-1]
+    assert isinstance(info.value, RetryExhaustedError)
+    assert type(info.value).__name__ == "InternalError"
     assert info.value.attempts == 3
-    assert info.value.__cause__ is errors[-1]
-    assert "3 attempts" in str(info.value) and NAME in str(info.value)
+    assert info.value.history == (errors[0], errors[1])
+    assert info.value.last_error is errors[-1]
+    assert info.value.gave_up == "attempts"
+    assert "gave up after 3 attempt(s)" in str(info.value)
+
+
+def test_history_keeps_no_traceback(fake: FakeTime) -> None:
+    # An attempt's frames hold its request, bearer token included.
+    with pytest.raises(eemw.UnavailableError) as info:
+        make_retry(fake, RetryPolicy(max_attempts=2))(make_request(), script(then_ok=False))
+    (earlier,) = info.value.history
+    assert earlier.__traceback__ is None
 
 
 def test_policy_none_surfaces_the_original_error(fake: FakeTime) -> None:
@@ -471,7 +522,43 @@ def test_policy_none_surfaces_the_original_error(fake: FakeTime) -> None:
     with pytest.raises(eemw.UnavailableError) as info:
         make_retry(fake, RetryPolicy.none())(make_request(), calls)
     assert info.value is error
+    assert info.value.attempts == 1 and info.value.history == ()
     assert len(calls.requests) == 1
+
+
+@pytest.mark.parametrize("policy", [RetryPolicy(), RetryPolicy.none()], ids=["default", "none"])
+def test_one_storm_raises_one_type_under_every_policy(fake: FakeTime, policy: RetryPolicy) -> None:
+    with pytest.raises(eemw.UnavailableError) as info:
+        make_retry(fake, policy)(make_request(), script(then_ok=False))
+    assert type(info.value).__name__ == "UnavailableError"
+    assert isinstance(info.value, RetryExhaustedError)  # retrying stopped, for both
+    assert info.value.gave_up == "attempts"
+    assert info.value.attempts == policy.max_attempts
+
+
+@pytest.mark.parametrize("policy", [RetryPolicy(), RetryPolicy.none()], ids=["default", "none"])
+def test_a_passed_deadline_is_a_deadline_error_under_every_policy(
+    fake: FakeTime, policy: RetryPolicy
+) -> None:
+    error = api_error(503)
+
+    def slow(request: Request) -> Response:
+        fake.sleep(61)
+        raise error
+
+    with pytest.raises(DeadlineExceededError) as info:
+        make_retry(fake, policy)(make_request(deadline=fake.now + 60), slow)
+    assert isinstance(info.value, eemw.TimedOutError)
+    assert info.value.last_error is error and info.value.__cause__ is error
+    assert info.value.attempts == 1
+
+
+def test_a_not_retryable_error_is_not_marked_exhausted(fake: FakeTime) -> None:
+    error = api_error(404)
+    with pytest.raises(eemw.NotFoundError) as info:
+        make_retry(fake)(make_request(), script(error))
+    assert not isinstance(info.value, RetryExhaustedError)
+    assert info.value.gave_up == "" and info.value.attempts == 1
 
 
 def test_per_call_policy_overrides_the_client_policy(fake: FakeTime) -> None:
@@ -489,23 +576,48 @@ def test_empty_budget_surfaces_the_original_error_saying_so(fake: FakeTime) -> N
     budget = RetryBudget(10, retry_cost=5, throttle_cost=1)
     retry = make_retry(fake, RetryPolicy(max_attempts=10), budget=budget)
     calls = MockTransport(script(then_ok=False))
-    with pytest.raises(RetryExhaustedError, match="retry budget is empty") as info:
+    with pytest.raises(eemw.UnavailableError, match="retry budget is empty") as info:
         retry(make_request(), calls)
-    assert isinstance(info.value.__cause__, eemw.UnavailableError)
+    assert isinstance(info.value, RetryExhaustedError) and info.value.gave_up == "budget"
+    assert info.value.attempts == 3
     assert len(calls.requests) == 3  # two retries paid for, the third not
     # The budget is client-wide: the next call gets no retry at all.
-    with pytest.raises(RetryExhaustedError, match="retry budget is empty"):
+    with pytest.raises(eemw.UnavailableError, match="retry budget is empty"):
         retry(make_request(), calls)
     assert len(calls.requests) == 4
 
 
-def test_throttling_retries_cost_less_and_successes_refund(fake: FakeTime) -> None:
-    budget = RetryBudget(10, retry_cost=5, throttle_cost=1, refund=0.5)
+def test_throttling_retries_cost_less(fake: FakeTime) -> None:
+    budget = RetryBudget(20, retry_cost=5, throttle_cost=1)
+    retry = make_retry(fake, RetryPolicy(max_attempts=3), budget=budget, jitter=0.0)
+    with pytest.raises(eemw.ResourceExhaustedError):
+        retry(make_request(), script(api_error(429), api_error(429), api_error(429)))
+    assert budget.tokens == 20 - 2
+    with pytest.raises(eemw.UnavailableError):
+        retry(make_request(), script(api_error(503), api_error(503), api_error(503)))
+    assert budget.tokens == 20 - 2 - 10
+
+
+def test_a_success_gives_back_what_its_retries_spent(fake: FakeTime) -> None:
+    budget = RetryBudget(30, retry_cost=5, throttle_cost=1, refund=0.5)
     retry = make_retry(fake, budget=budget, jitter=0.0)
-    retry(make_request(), script(api_error(429), api_error(429)))
-    assert budget.tokens == 10 - 2 + 0.5
-    retry(make_request(), script(api_error(503)))
-    assert budget.tokens == 10 - 2 + 0.5 - 5 + 0.5
+    with pytest.raises(eemw.UnavailableError):
+        retry(make_request(), script(*[api_error(503)] * 5))
+    assert budget.tokens == 30 - 4 * 5
+    retry(make_request(), script(api_error(503), api_error(429)))  # spends 6, gives 6 back
+    assert budget.tokens == 10
+    retry(make_request(), script())  # a clean success earns ``refund``
+    assert budget.tokens == 10.5
+
+
+def test_default_budget_outlasts_a_test_suite_of_retries(fake: FakeTime) -> None:
+    budget = RetryBudget()
+    retry = make_retry(fake, RetryPolicy(max_attempts=2), budget=budget)
+    for _ in range(50):  # 50 calls, each failing for good after one retry
+        with pytest.raises(eemw.UnavailableError) as info:
+            retry(make_request(), script(then_ok=False))
+        assert info.value.gave_up == "attempts"
+    assert budget.tokens == 500 - 50 * 5
 
 
 def test_each_retry_is_logged_traced_and_counted(

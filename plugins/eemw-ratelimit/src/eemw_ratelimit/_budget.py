@@ -101,17 +101,17 @@ class SharedRetryBudget(eemw.RetryBudget):
         self._seen_full_at = None
         return int(paid) == 1
 
-    def record_success(self) -> None:
+    def record_success(self, spent: float = 0.0) -> None:
         seen = self._seen_full_at
         if seen is not None and time.monotonic() - seen < _FULL_FOR:
             return
         try:
             left = self.link.run(
-                self._refund, [self.key], [repr(self.refund), repr(self.capacity),
+                self._refund, [self.key], [repr(spent or self.refund), repr(self.capacity),
                                            str(IDLE_SECONDS)]
             )
         except Unavailable:
-            super().record_success()
+            super().record_success(spent)
             return
         full = float(left) >= self.capacity
         self._seen_full_at = time.monotonic() if full else None
