@@ -18,7 +18,7 @@
     │   ├── AbortedError                      409 ABORTED
     │   ├── AlreadyExistsError                409 ALREADY_EXISTS
     │   ├── ResourceExhaustedError            429 RESOURCE_EXHAUSTED
-    │   ├── CancelledError                    499 CANCELLED
+    │   ├── RequestCancelledError             499 CANCELLED
     │   ├── InternalError                     500 INTERNAL, DATA_LOSS, UNKNOWN
     │   ├── UnimplementedError                501 UNIMPLEMENTED
     │   ├── UnavailableError                  503 UNAVAILABLE (and 502 without an envelope)
@@ -48,7 +48,6 @@ __all__ = [
     "AbortedError",
     "AlreadyExistsError",
     "ApiError",
-    "CancelledError",
     "ConnectError",
     "DeadlineExceededError",
     "EemwError",
@@ -66,6 +65,7 @@ __all__ = [
     "PluginError",
     "ReadError",
     "ResourceExhaustedError",
+    "RequestCancelledError",
     "RetryExhaustedError",
     "RpcCode",
     "ServerDeadlineExceededError",
@@ -224,8 +224,8 @@ class ResourceExhaustedError(ApiError):
     hint = "A quota was exceeded; slow down or retry later"
 
 
-class CancelledError(ApiError):
-    pass
+class RequestCancelledError(ApiError):
+    """The server reports the request was cancelled (499 CANCELLED); not asyncio's."""
 
 
 class InternalError(ApiError):
@@ -320,7 +320,7 @@ class RpcCode:
 RPC_CODES: Mapping[str, RpcCode] = MappingProxyType({
     c.name: c
     for c in (
-        RpcCode("CANCELLED", 1, 499, CancelledError),
+        RpcCode("CANCELLED", 1, 499, RequestCancelledError),
         RpcCode("UNKNOWN", 2, 500, InternalError),
         RpcCode("INVALID_ARGUMENT", 3, 400, InvalidArgumentError),
         RpcCode("DEADLINE_EXCEEDED", 4, 504, ServerDeadlineExceededError),

@@ -28,7 +28,7 @@ __all__ = [
     "Operation",
     "OperationMetadata",
     "OperationName",
-    "Stage",
+    "OperationStage",
     "State",
     "Status",
     "parse_duration",
@@ -222,8 +222,8 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
-class Stage:
-    """One stage of a task's progress (``metadata.stages[]``)."""
+class OperationStage:
+    """One stage of a task's progress (``metadata.stages[]``); not a middleware stage."""
 
     display_name: str | None = None
     description: str | None = None
@@ -253,7 +253,7 @@ class OperationMetadata:
     start_time: datetime | None = None
     end_time: datetime | None = None
     progress: float | None = None
-    stages: tuple[Stage, ...] = ()
+    stages: tuple[OperationStage, ...] = ()
     attempt: int | None = None
     script_uri: str | None = None
     destination_uris: tuple[str, ...] = ()
@@ -292,8 +292,8 @@ class OperationMetadata:
         return _reduce(self)
 
 
-def _stage(d: dict[str, Any]) -> Stage:
-    return Stage(
+def _stage(d: dict[str, Any]) -> OperationStage:
+    return OperationStage(
         _str(d.get("displayName")),
         _str(d.get("description")),
         _int(d.get("completeWorkUnits")),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._bulk import CancelResult, WaitResult, cancel_many, wait_many
 from ._errors import (
@@ -25,6 +25,7 @@ from ._errors import (
     UsageError,
 )
 from ._http import Call, CallKind, Response
+from ._keys import CallContext, CallOptions
 from ._models import Operation, OperationName, State, collection_path
 from ._validate import (
     DEFAULT_TIMEOUTS,
@@ -38,6 +39,9 @@ from ._validate import (
     types,
 )
 from .middleware.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ClientPort", "Operations"]
 
@@ -66,10 +70,7 @@ class ClientPort(Protocol):
         *,
         query: Mapping[str, str] | None = None,
         body: Any = None,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        idempotency_key: str | None = None,
-        trace_attributes: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Response: ...
 
 
@@ -90,12 +91,13 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> Operation:
         """The operation ``name`` (a full name, or an id in the client's project)."""
         op = self.name(name)
         response = self._client.send(
             self._call("get", op), "GET", op.path(self._client.api_version),
-            timeout=timeout, retry=retry, trace_attributes=trace_attributes,
+            timeout=timeout, retry=retry, trace_attributes=trace_attributes, context=context,
         )
         return Operation.from_wire(response.json())
 
@@ -107,6 +109,7 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> None:
         """Ask the server to cancel ``name``. Best effort: it may still finish.
 
@@ -117,7 +120,7 @@ class Operations:
         self._client.send(
             self._call("cancel", op), "POST", op.path(self._client.api_version) + ":cancel",
             timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-            trace_attributes=trace_attributes,
+            trace_attributes=trace_attributes, context=context,
         )
 
     def delete(
@@ -128,13 +131,14 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> None:
         """Delete the record of ``name`` (the task itself is not cancelled)."""
         op = self.name(name)
         self._client.send(
             self._call("delete", op), "DELETE", op.path(self._client.api_version),
             timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-            trace_attributes=trace_attributes,
+            trace_attributes=trace_attributes, context=context,
         )
 
     def list(
@@ -149,6 +153,7 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> Iterator[Operation]:
         """Iterate over a project's operations, fetching pages lazily, only as needed.
 
@@ -156,7 +161,8 @@ class Operations:
         client, after it. ``limit`` stops after that many matching operations.
         ``timeout`` applies to each page request.
 
-        ``trace_attributes`` (on every method) are added to the call's span.
+        ``trace_attributes`` (on every method) are added to the call's span; ``context``
+        (on every method) sets context keys of your own, e.g. a plugin's, on the call.
         """
         client = self._client
         project = project or client.project
@@ -177,7 +183,9 @@ class Operations:
             query["filter"] = filter
         if page_size:
             query["pageSize"] = str(page_size)
-        return self._pages(call, path, query, limit, keep, timeout, retry, trace_attributes)
+        return self._pages(
+            call, path, query, limit, keep, timeout, retry, trace_attributes, context
+        )
 
     def _pages(
         self,
@@ -189,13 +197,14 @@ class Operations:
         timeout: float | None,
         retry: RetryPolicy | None,
         attributes: Mapping[str, Any] | None,
+        context: CallContext | None,
     ) -> Iterator[Operation]:
         found = 0
         seen_tokens: set[str] = set()
         while limit is None or found < limit:
             response = self._client.send(
                 call, "GET", path, query=query, timeout=timeout, retry=retry,
-                trace_attributes=attributes,
+                trace_attributes=attributes, context=context,
             )
             page = response.json()
             for raw in page.get("operations", ()):
@@ -226,6 +235,7 @@ class Operations:
         max_poll_interval: float = 30.0,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> Operation:
         """Block until ``name`` is done and return it; never waits past ``timeout`` seconds.
 
@@ -251,7 +261,9 @@ class Operations:
             if left <= 0:
                 raise _wait_timeout(op_name, seconds, last)
             try:
-                last, use_wait = self._wait_once(op_name, left, use_wait, retry, trace_attributes)
+                last, use_wait = self._wait_once(
+                    op_name, left, use_wait, retry, trace_attributes, context
+                )
             except DeadlineExceededError as error:
                 raise _wait_timeout(op_name, seconds, last) from error
             if last.done:
@@ -269,6 +281,7 @@ class Operations:
         use_wait: bool,
         retry: RetryPolicy | None,
         attributes: Mapping[str, Any] | None,
+        context: CallContext | None,
     ) -> tuple[Operation, bool]:
         client = self._client
         if use_wait:
@@ -277,18 +290,22 @@ class Operations:
             server_wait = min(left - min(1.0, left / 10), _MAX_SERVER_WAIT)
             if server_wait < _MIN_SERVER_WAIT:
                 # Too little time left to ask the server to hold: one last look instead.
-                return self.get(name, timeout=left, retry=retry, trace_attributes=attributes), True
+                return self.get(
+                    name, timeout=left, retry=retry, trace_attributes=attributes, context=context
+                ), True
             try:
                 response = client.send(
                     self._call("wait", name), "POST", name.path(client.api_version) + ":wait",
                     # Rounded down: "0.001s" for 0.0009 s left would ask for more than there is.
                     body={"timeout": f"{math.floor(server_wait * 1000) / 1000:.3f}s"},
-                    timeout=left, retry=retry, trace_attributes=attributes,
+                    timeout=left, retry=retry, trace_attributes=attributes, context=context,
                 )
                 return Operation.from_wire(response.json()), True
             except UnimplementedError:
                 pass  # this server or version lacks :wait: poll with get from now on
-        op = self.get(name, timeout=left, retry=retry, trace_attributes=attributes)
+        op = self.get(
+            name, timeout=left, retry=retry, trace_attributes=attributes, context=context
+        )
         return op, False
 
     def cancel_many(

@@ -21,6 +21,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
@@ -60,14 +61,14 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_SCOPES: tuple[str, ...] = (EARTHENGINE_SCOPE, CLOUD_PLATFORM_SCOPE)
 """What every Earth Engine operations call accepts; the first is the one injected."""
 
-REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
+REQUIRED_SCOPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     kind: DEFAULT_SCOPES for kind in get_args(CallKind)
-}
+})
 """Per call kind, the scopes of which a token needs at least one; the first is injected.
 
-The auth stage reads this table on every call (a kind missing from it falls back to
-:data:`DEFAULT_SCOPES`), so a plugin may replace an entry, e.g.
-``REQUIRED_SCOPES["cancel"] = (MY_SCOPE,)``, before or after a client is built.
+The read-only default table (a kind missing from a table falls back to
+:data:`DEFAULT_SCOPES`). A client takes its own: ``Client(scopes={**REQUIRED_SCOPES,
+"cancel": (MY_SCOPE,)})``, passed to its auth stage as ``required_scopes``.
 """
 
 _SCOPE_REASON = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"

@@ -16,7 +16,7 @@ import eemw
 from eemw.emulator import Emulator
 
 BUILT_IN = [("tracing", "call"), ("idempotency", "call"), ("retry", "call"),
-            ("auth", "attempt"), ("check", "attempt")]
+            ("auth", "attempt"), ("check", "attempt"), ("http-tracing", "attempt")]
 
 
 # -- stack and plugins ---------------------------------------------------------------------
@@ -26,14 +26,14 @@ def test_stack_prints_the_resolved_order_with_phases(run: Run) -> None:
     result = run("stack")  # needs no login: the stack does not depend on credentials
     assert result.code == 0, result.err
     rows = [line.split() for line in result.out.splitlines()[1:]]
-    assert [(r[1], r[2]) for r in rows[:5]] == BUILT_IN
-    assert rows[5][0] == "transport"
+    assert [(r[1], r[2]) for r in rows[:6]] == BUILT_IN
+    assert rows[6][0] == "transport"
 
 
 def test_stack_json(run: Run) -> None:
     records = run("stack", "--json").records()
     assert [(r["name"], r["phase"]) for r in records] == BUILT_IN
-    assert [r["position"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["position"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert all(r["plugin"] is None for r in records)
     assert records[3]["origin"] == "eemw.middleware.auth.Auth"
 

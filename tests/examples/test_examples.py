@@ -23,7 +23,7 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 EXPECTED: dict[str, list[str]] = {
     "quickstart.py": ["get:", "cancel: CANCELLED", "finished SUCCEEDED", "NotFoundError"],
     "custom_middleware.py": [
-        "attempt-log  attempt", "tag          call", "-> UnavailableError", "-> 200",
+        "attempt-log   attempt", "tag           call", "-> UnavailableError", "-> 200",
         "bearer token present: True", "X-Example-Tag=custom-middleware-example",
     ],
     "bulk_cancel.py": ["12 cancelled", "1 already_done", "1 not_found",
