@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from ..emulator import Emulator
 
 __all__ = [
-    "cancel", "delete", "demo", "emulator", "get", "list_", "plugins", "stack", "wait",
+    "cancel", "completion", "delete", "demo", "emulator", "get", "list_", "plugins", "stack",
+    "wait",
 ]
 
 DEFAULT_CANCEL_STATES = ("PENDING", "RUNNING")
@@ -56,6 +57,8 @@ _Update = Callable[[Operation, dict[str, Operation]], None]
 _MAX_BARS = 10
 # A person is watching: never let the polling back off past a few seconds.
 _MAX_POLL = 5.0
+# A declined confirmation is a refusal, not an interruption: exit 1, as an error is.
+EXIT_DECLINED = EXIT_ERROR
 
 
 def split_values(values: Sequence[str] | None) -> list[str]:
@@ -125,14 +128,49 @@ def list_(args: argparse.Namespace, settings: Settings, out: Output) -> int:
 
 
 def delete(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    _needs_confirmation(args, "delete an operation's record")
     with open_client(settings) as client:
         name = OperationName.parse(args.name, client.project).name
+        if args.dry_run or not args.yes:
+            op = client.operations.get(name)  # what is about to go, and that it exists
+            if not out.json:
+                out.show(operations_table([op], title="Would delete:" if args.dry_run
+                                          else "About to delete:", wide=out.wide))
+            if args.dry_run:
+                return _dry_delete(out, name)
+            if not _ask(out, f"Delete the record of {op.id}? (the task is not cancelled)"):
+                _say(out, "nothing deleted")
+                return EXIT_DECLINED
         client.operations.delete(name)
     if out.json:
         out.record({"name": name, "outcome": "deleted"})
     else:
         out.show(Text(f"deleted {name}"))
     return EXIT_OK
+
+
+def _dry_delete(out: Output, name: str) -> int:
+    if out.json:
+        out.record({"name": name, "outcome": "would_delete"})
+    else:
+        out.show(Text("dry run: 1 operation would be deleted; nothing was sent", style="dim"))
+    return EXIT_OK
+
+
+def _needs_confirmation(args: argparse.Namespace, what: str) -> None:
+    """Refuse before anything is sent when no one can answer the question and no --yes."""
+    if not (args.dry_run or args.yes or sys.stdin.isatty()):
+        raise UsageError(
+            f"refusing to {what} without confirmation: pass --yes (or --dry-run to see "
+            "what would happen)"
+        )
+
+
+def _ask(out: Output, question: str) -> bool:
+    try:
+        return Confirm.ask(question, console=out.err, default=False)
+    except EOFError:
+        return False
 
 
 # -- operations cancel ---------------------------------------------------------------------
@@ -143,11 +181,8 @@ def cancel(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         raise UsageError("give the operations to cancel, or --all (not both)")
     if (args.state or args.type) and not args.all:
         raise UsageError("--state and --type select operations for --all only")
-    if args.all and not (args.dry_run or args.yes or sys.stdin.isatty()):
-        raise UsageError(
-            "refusing to cancel every matching operation without confirmation: pass --yes "
-            "(or --dry-run to list what would be cancelled)"
-        )
+    if args.all:
+        _needs_confirmation(args, "cancel every matching operation")
     with open_client(settings) as client:
         targets: list[Operation] | None = None
         if args.all:
@@ -160,13 +195,16 @@ def cancel(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         else:
             names = _names(args.names, client.project)
         if args.dry_run:
-            return _dry_run(out, names, targets)
+            gone: list[str] = []
+            if targets is None:
+                targets, gone = _look_up(client.operations, names)
+            return _dry_run(out, targets, gone)
         if not names:
             _say(out, "nothing to cancel")
             return EXIT_OK
         if targets is not None and not args.yes and not _confirm(out, targets, project):
             _say(out, "nothing cancelled")
-            return EXIT_INTERRUPTED
+            return EXIT_DECLINED
         return _cancel_all(client.operations, names, out)
 
 
@@ -175,29 +213,44 @@ def _say(out: Output, text: str) -> None:
         out.note(text, style="")
 
 
-def _dry_run(out: Output, names: list[str], targets: list[Operation] | None) -> int:
+def _look_up(operations: Operations, names: list[str]) -> tuple[list[Operation], list[str]]:
+    """The named operations as they are now, and the names the server does not know."""
+    found: list[Operation] = []
+    gone: list[str] = []
+    for name in names:
+        try:
+            found.append(operations.get(name))
+        except NotFoundError:
+            gone.append(name)
+    return found, gone
+
+
+def _dry_run(out: Output, targets: list[Operation], gone: list[str]) -> int:
+    """What a cancel would do: only operations not yet done would be cancelled."""
+    live = [op for op in targets if not op.done]
+    done = [op for op in targets if op.done]
+    outcomes = [(op.name, "would_cancel") for op in live]
+    outcomes += [(op.name, "already_done") for op in done]
+    outcomes += [(name, "not_found") for name in gone]
     if out.json:
-        for name in names:
-            out.record(cancel_record(name, "would_cancel"))
+        for name, outcome in outcomes:
+            out.record(cancel_record(name, outcome))
         return EXIT_OK
-    if targets:
-        out.show(operations_table(targets, title="Would cancel:", wide=out.wide))
-    elif names:
-        out.show(Text("Would cancel:\n" + "\n".join(f"  {n}" for n in names)))
-    out.show(Text(f"dry run: {_count(names)} would be cancelled; nothing was sent",
-                  style="dim"))
+    if live:
+        out.show(operations_table(live, title="Would cancel:", wide=out.wide))
+    for name, outcome in outcomes[len(live):]:
+        out.show(Text(f"{name}: {outcome.replace('_', ' ')}, would not be cancelled"))
+    parts = [f"{_count(live)} would be cancelled"]
+    parts += [f"{_count(done)} already done"] if done else []
+    parts += [f"{len(gone)} not found"] if gone else []
+    out.show(Text(f"dry run: {', '.join(parts)}; nothing was sent", style="dim"))
     return EXIT_OK
 
 
 def _confirm(out: Output, targets: list[Operation], project: str) -> bool:
     if not out.json:
         out.show(operations_table(targets, title="About to cancel:", wide=out.wide))
-    try:
-        return Confirm.ask(
-            f"Cancel {_count(targets)} in project {project}?", console=out.err, default=False
-        )
-    except EOFError:
-        return False
+    return _ask(out, f"Cancel {_count(targets)} in project {project}?")
 
 
 def _cancel_all(operations: Operations, names: list[str], out: Output) -> int:
@@ -361,8 +414,10 @@ def plugins(args: argparse.Namespace, settings: Settings, out: Output) -> int:
             out.record(record)
     elif records:
         out.show(plugins_table(records))
-        out.show(Text("enable with --plugins NAME[,NAME] or EEMW_PLUGINS=NAME[,NAME]",
-                      style="dim"))
+        idle = ",".join(name for name in installed if name not in enabled)
+        if idle:
+            out.show(Text(f"enable with --plugins {idle} or EEMW_PLUGINS={idle} (or some of "
+                          "them)", style="dim"))
     else:
         out.show(Text("no plugins installed (entry-point group eemw.middleware)"))
     if missing:
@@ -416,6 +471,15 @@ def _write_credentials(emu: Emulator, args: argparse.Namespace) -> None:
             write_secret(path, info())
         except OSError as error:
             raise UsageError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def completion(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    """Print the completion script for ``args.shell``; the parser is its only source."""
+    from ..cli import build_parser
+    from .completion import script
+
+    sys.stdout.write(script(build_parser(), args.shell))
+    return EXIT_OK
 
 
 def demo(args: argparse.Namespace, settings: Settings, out: Output) -> int:

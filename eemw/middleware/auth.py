@@ -36,7 +36,7 @@ from .._errors import (
 from .._http import CallKind, Request, Response
 from .._net import is_loopback
 from .._pipeline import Handler
-from .._redact import REDACTED
+from .._redact import REDACTED, redact_url
 from .check import safe_text
 
 if TYPE_CHECKING:
@@ -294,13 +294,13 @@ class Auth:
             # A 5xx or 429 from the token endpoint: nothing reached the API, so the retry
             # stage may try again, exactly as for a refused connection.
             raise ConnectError(
-                f"the token endpoint failed temporarily while refreshing the credentials {why}"
-                f" ({_refresh_failure(exc)})"
+                f"the token endpoint{_token_url(credentials)} failed temporarily while "
+                f"refreshing the credentials {why} ({_refresh_failure(exc)})"
             ) from exc
         except ga_exceptions.TransportError as exc:
             raise ConnectError(
-                f"could not reach the token endpoint to refresh the credentials {why} "
-                f"({type(exc).__name__})"
+                f"could not reach the token endpoint{_token_url(credentials)} to refresh the "
+                f"credentials {why} ({type(exc).__name__})"
             ) from exc
         except (ga_exceptions.GoogleAuthError, ValueError, KeyError, OSError) as exc:
             raise self._refresh_failed(credentials, why, exc) from exc
@@ -344,6 +344,12 @@ class Auth:
             f"Auth(credentials={type(self._credentials).__name__}, "
             f"quota_project={self._quota_project!r})"
         )
+
+
+def _token_url(credentials: object) -> str:
+    """`` <url>`` of the credentials' token endpoint, when they name one (never a secret)."""
+    url = getattr(credentials, "token_uri", None) or getattr(credentials, "_token_uri", None)
+    return f" {redact_url(url)}" if isinstance(url, str) and url else ""
 
 
 def _usable_token(credentials: ga_credentials.Credentials, stale: str | None) -> str | None:

@@ -95,31 +95,37 @@ def test_audit_records_of_the_command_go_to_stderr(cli: Run, emu: Emulator) -> N
     [record] = [json.loads(line) for line in result.err.splitlines() if line.startswith("{")]
     assert (record["call"], record["operation"], record["outcome"]) == (
         "operations.cancel", name, "ok")
-    named = cli("operations", "delete", name,
+    named = cli("operations", "delete", name, "--yes",
                 env=clean_env(EEMW_PLUGINS="audit", EEMW_PLUGIN_AUDIT_LOGGER="acme.audit"))
     assert named.code == 0, named.err
     assert '"call":"operations.delete"' in named.err
 
 
-def test_audit_records_are_left_to_logging_the_program_configured(
+def test_log_records_are_left_to_logging_the_program_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import logging
 
-    from eemw._cli.session import show_audit_records
+    from eemw._cli.session import show_log_records
 
-    audit = logging.getLogger("eemw.audit")
     root = logging.getLogger()
-    monkeypatch.setattr(audit, "handlers", [])
-    monkeypatch.setattr(root, "handlers", [logging.NullHandler()])
-    show_audit_records()
-    assert audit.handlers == []
+    configured = logging.NullHandler()
+    monkeypatch.setattr(root, "handlers", [configured])
+    show_log_records()
+    assert root.handlers == [configured]
     monkeypatch.setattr(root, "handlers", [])
-    monkeypatch.setattr(audit, "level", logging.NOTSET)
-    show_audit_records()
-    [handler] = audit.handlers
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    show_log_records()
+    [handler] = root.handlers
     assert isinstance(handler, logging.StreamHandler)
-    assert audit.getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("acme.audit").getEffectiveLevel() == logging.INFO
+
+
+def test_the_command_never_names_a_plugin_logger() -> None:
+    # The core knows no plugin: the audit trail shows because INFO records do.
+    source = Path(__file__).resolve().parents[2] / "eemw"
+    for path in [source / "cli.py", *(source / "_cli").glob("*.py")]:
+        assert "eemw.audit" not in path.read_text(), path
 
 
 def test_plugins_flags_an_enabled_plugin_that_is_not_installed(run: Run) -> None:
