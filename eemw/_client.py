@@ -166,14 +166,8 @@ class Client:
         return self._credentials
 
     def send(
-        self,
-        call: Call,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        **options: Unpack[CallOptions],
+        self, call: Call, method: str, path: str, *, query: Mapping[str, str] | None = None,
+        body: Any = None, **options: Unpack[CallOptions],
     ) -> Response:
         """Send one logical call through the whole pipeline and return its checked response.
 

@@ -63,14 +63,8 @@ class ClientPort(Protocol):
     sleep: Callable[[float], None]
 
     def send(
-        self,
-        call: Call,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        **options: Unpack[CallOptions],
+        self, call: Call, method: str, path: str, *, query: Mapping[str, str] | None = None,
+        body: Any = None, **options: Unpack[CallOptions],
     ) -> Response: ...
 
 

@@ -16,11 +16,11 @@ A :class:`Stack` is an immutable description: ``add``, ``replace`` and ``without
 new stacks. :meth:`Stack.build` resolves it once around a transport into a
 :class:`Pipeline`, a frozen chain of handlers that is safe to call from many threads.
 
-Every stage that is not one of eemw's own (an inline stage or a plugin) is guarded: an
-exception other than an :class:`~eemw.EemwError` that escapes it becomes a
-:class:`MiddlewareError` (a :class:`~eemw.PluginError` for a plugin) naming the stage, and
-so does returning something that is not a :class:`Response`. Errors that merely pass
-through a stage on their way up are never blamed on it.
+Every stage that is not one of eemw's own stage classes (an inline stage, a replacement,
+a plugin) is guarded: an exception other than an :class:`~eemw.EemwError` that escapes it
+becomes a :class:`MiddlewareError` (a :class:`~eemw.PluginError` for a plugin) naming the
+stage, and so does returning something that is not a :class:`Response`. Errors that merely
+pass through a stage on their way up are never blamed on it.
 """
 
 from __future__ import annotations
@@ -152,29 +152,22 @@ class Stack:
     """An immutable, ordered description of a pipeline. ``add``, ``replace`` and
     ``without`` return a new stack."""
 
-    __slots__ = ("_closing", "_entries", "_trusted")
+    __slots__ = ("_closing", "_entries")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._entries: tuple[Entry, ...] = ()
         self._closing: frozenset[str] = frozenset()
-        self._trusted: frozenset[str] = frozenset()
         for entry in entries:
             self._entries = self._with(entry)
 
     @classmethod
     def _builtin(cls, entries: Iterable[Entry], closing: Iterable[str]) -> Stack:
-        """eemw's own layout: its stages are trusted, and ``closing`` ones end their phase."""
-        stack = cls.__new__(cls)
-        stack._entries = tuple(entries)
-        stack._closing = frozenset(closing)
-        stack._trusted = frozenset(e.name for e in stack._entries)
-        return stack
+        """eemw's own layout, as given: the ``closing`` stages end their phase."""
+        return cls.__new__(cls)._copy(tuple(entries), frozenset(closing))
 
-    def _copy(
-        self, entries: tuple[Entry, ...], closing: frozenset[str], trusted: frozenset[str]
-    ) -> Stack:
+    def _copy(self, entries: tuple[Entry, ...], closing: frozenset[str]) -> Stack:
         new = Stack.__new__(Stack)
-        new._entries, new._closing, new._trusted = entries, closing, trusted
+        new._entries, new._closing = entries, closing
         return new
 
     def add(
@@ -195,26 +188,27 @@ class Stack:
 
     def add_entry(self, entry: Entry | Middleware) -> Stack:
         """A copy with ``entry`` placed (a plain named callable: see :func:`as_entry`)."""
-        return self._copy(self._with(as_entry(entry)), self._closing, self._trusted)
+        return self._copy(self._with(as_entry(entry)), self._closing)
 
     def replace(self, name: str, middleware: Middleware) -> Stack:
         """A copy where the stage ``name`` is ``middleware``, in the same place and role.
 
-        A replaced built-in stage keeps its place (``retry`` still closes the call phase)
-        but is no longer eemw's own: an exception escaping it is a :class:`MiddlewareError`.
+        A replaced built-in stage keeps its place (``retry`` still closes the call phase);
+        being your code, it is guarded (an exception escaping it is a
+        :class:`MiddlewareError`).
         """
         old = self._get(name)
         if not callable(middleware):
             raise StackError(f"the replacement for stage {name!r} must be callable")
         new = Entry(old.name, middleware, old.phase, old.before, old.after)
         entries = tuple(new if e.name == name else e for e in self._entries)
-        return self._copy(entries, self._closing, self._trusted - {name})
+        return self._copy(entries, self._closing)
 
     def without(self, name: str) -> Stack:
         """A copy without the named entry (raises :class:`StackError` if it is absent)."""
         self._get(name)
         entries = tuple(e for e in self._entries if e.name != name)
-        return self._copy(entries, self._closing - {name}, self._trusted - {name})
+        return self._copy(entries, self._closing - {name})
 
     def _get(self, name: str) -> Entry:
         for entry in self._entries:
@@ -272,7 +266,7 @@ class Stack:
         """Resolve the stack around ``transport`` into a frozen, thread-safe pipeline."""
         handler = transport
         for entry in reversed(self._entries):
-            handler = _link(entry, handler, entry.name in self._trusted)
+            handler = _link(entry, handler)
         return Pipeline(handler, self._entries)
 
     def __repr__(self) -> str:
@@ -296,9 +290,15 @@ def _origin(middleware: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _link(entry: Entry, call_next: Handler, trusted: bool) -> Handler:
+def _own(entry: Entry) -> bool:
+    """Whether the stage is one of eemw's own (a built-in stage class), trusted to raise only
+    eemw errors: those are the only ones left unguarded."""
+    return entry.plugin is None and type(entry.middleware).__module__.startswith("eemw.")
+
+
+def _link(entry: Entry, call_next: Handler) -> Handler:
     # Built once per stack, so a call pays one closure call per stage and nothing else.
-    if not trusted:
+    if not _own(entry):
         return _guarded(entry, call_next)
     middleware = entry.middleware
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import NoReturn, overload
+from typing import NoReturn, TypeVar, overload
 
 from ._errors import PluginError
 from ._http import ContextKey
@@ -282,6 +282,7 @@ class PluginSettingError(PluginError):
         self.setting = setting
 
 
+_Num = TypeVar("_Num", int, float)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _SHOWN_VALUE = 40
@@ -358,31 +359,34 @@ class PluginSettings(Mapping[str, str]):
         maximum: float | None = None,
     ) -> float:
         """A finite number, ``>= minimum``, ``> above`` and ``<= maximum`` when given."""
-        raw = self.text(key)
-        if raw is None:
-            return default
-        expected = _range("a number", minimum, above, maximum)
-        try:
-            value = float(raw)
-        except ValueError:
-            self._bad(key, expected)
-        if not (math.isfinite(value) and _within(value, minimum, above, maximum)):
-            self._bad(key, expected)
-        return value
+        value = self._bounded(key, float, "a number", minimum, above, maximum)
+        return default if value is None else value
 
     def integer(
         self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
     ) -> int:
         """A whole number, ``>= minimum`` and ``<= maximum`` when given."""
+        value = self._bounded(key, int, "a whole number", minimum, None, maximum)
+        return default if value is None else value
+
+    def _bounded(
+        self,
+        key: str,
+        parse: Callable[[str], _Num],
+        kind: str,
+        minimum: float | None,
+        above: float | None,
+        maximum: float | None,
+    ) -> _Num | None:
         raw = self.text(key)
         if raw is None:
-            return default
-        expected = _range("a whole number", minimum, None, maximum)
+            return None
+        expected = _range(kind, minimum, above, maximum)
         try:
-            value = int(raw)
+            value = parse(raw)
         except ValueError:
             self._bad(key, expected)
-        if not _within(value, minimum, None, maximum):
+        if not (math.isfinite(value) and _within(value, minimum, above, maximum)):
             self._bad(key, expected)
         return value
 

@@ -284,8 +284,8 @@ RETRY_POLICY: ContextKey[RetryPolicy | None] = ContextKey("eemw.retry_policy", N
 class Retry:
     """The retry middleware: the last stage of the call phase, above every attempt.
 
-    Reads the call's deadline (:data:`~eemw.DEADLINE`), its idempotency key
-    (:data:`~eemw.IDEMPOTENCY_KEY`) and a per-call policy (:data:`RETRY_POLICY`) from the
+    Reads the call's deadline (:data:`~eemw.keys.DEADLINE`), its idempotency key
+    (:data:`~eemw.keys.IDEMPOTENCY_KEY`) and a per-call policy (:data:`RETRY_POLICY`) from the
     request context. Keeps no per-call state on itself, so one instance serves many
     threads; only the shared :class:`RetryBudget` changes.
     """

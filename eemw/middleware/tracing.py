@@ -14,7 +14,7 @@ Spans and their attributes
 --------------------------
 Call span ``eemw operations.<kind>`` (INTERNAL): ``eemw.call`` (``operations.get``),
 ``eemw.project``, ``eemw.api_version``, ``eemw.operation.name`` (the full operation name;
-not on ``list``), then the caller's :data:`~eemw.TRACE_ATTRIBUTES` (eemw's own names win).
+not on ``list``), then the caller's :data:`~eemw.keys.TRACE_ATTRIBUTES` (eemw's own names win).
 A raised error sets status ERROR, ``error.type`` (the exception class name, e.g.
 ``NotFoundError``) and an ``exception`` event. The retry stage adds an ``eemw.retry`` event.
 

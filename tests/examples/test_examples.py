@@ -31,6 +31,8 @@ EXPECTED: dict[str, list[str]] = {
     "tracing_console.py": ["eemw operations.get [INTERNAL]", "http.response.status_code = 503",
                            "http.response.status_code = 200",
                            "http.request.resend_count = 1"],
+    "replace_stages.py": ["__main__.FixedRetry", "team_header  attempt", "attempt 2 got 503",
+                          "is RUNNING", "on every attempt: mapping"],
     "use_plugins.py": ["plugin from eemw-ratelimit", "plugin from eemw-audit",
                        "operations.cancel", "operations.delete", "NOT_FOUND"],
 }

@@ -385,8 +385,8 @@ def test_stages_see_the_clients_clock_and_sleep(emu: Emulator) -> None:
     seen: list[object] = []
 
     def stage(request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
-        seen.append(request.context.get(eemw.SLEEP))
-        seen.append(request.context.get(eemw.CLOCK))
+        seen.append(request.context.get(eemw.keys.SLEEP))
+        seen.append(request.context.get(eemw.keys.CLOCK))
         return call_next(request)
 
     name = emu.add_operation("demo")

@@ -12,7 +12,7 @@ shrinks with the rate, so a throttled project cannot burst back at full size. Th
 cut at most once per ``cooldown`` seconds: sixteen attempts in flight that all come back
 429 are one signal from the server, not sixteen.
 
-Time is the client's: the stage waits with the ``eemw.SLEEP`` and reads the ``eemw.CLOCK``
+Time is the client's: the stage waits with the ``eemw.keys.SLEEP`` and reads the ``eemw.keys.CLOCK``
 found on each request's context (what ``Client(clock=..., sleep=...)`` was given), unless
 the limiter was built with its own ``clock`` and ``sleep``.
 
@@ -102,7 +102,7 @@ class RateLimiter:
     added back per success; the rate never drops below ``min_qps`` (default
     ``min(1, qps)``).
 
-    ``clock`` and ``sleep`` default to the client's (``eemw.CLOCK`` and ``eemw.SLEEP`` on
+    ``clock`` and ``sleep`` default to the client's (``eemw.keys.CLOCK`` and ``eemw.keys.SLEEP`` on
     the request's context), so a client built with a fake clock and sleep never really
     waits; pass them to pin the limiter to its own. One limiter SHOULD see one clock:
     its buckets remember times on it. Invalid values raise :class:`eemw.UsageError`.
@@ -147,12 +147,12 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def __call__(self, request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
-        clock = self._clock or request.context.get(eemw.CLOCK)
+        clock = self._clock or request.context.get(eemw.keys.CLOCK)
         project = quota_project(request)
         wait = self.reserve(project, timeout=request.timeout, now=clock())
         if wait > 0:
             logger.debug("waiting %.3fs for a request slot of quota project %s", wait, project)
-            (self._sleep or request.context.get(eemw.SLEEP))(wait)
+            (self._sleep or request.context.get(eemw.keys.SLEEP))(wait)
             if request.timeout is not None:
                 request = request.with_timeout(request.timeout - wait)
         try:
