@@ -87,8 +87,8 @@ if TYPE_CHECKING:
     from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
     from ._plugins import PluginInfo as PluginInfo
     from ._plugins import PluginSettingError as PluginSettingError
-    from ._plugins import PluginSettings as PluginSettings
     from ._plugins import installed_plugins as installed_plugins
+    from ._settings import PluginSettings as PluginSettings
     from ._transport import RequestsTransport as RequestsTransport
     from ._validate import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
     from ._version import __version__ as __version__
@@ -127,10 +127,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Closeable", "Entry", "Handler", "Middleware", "MiddlewareError", "Phase", "Pipeline",
         "Stack", "StackError",
     ),
-    "._plugins": (
-        "ENTRY_POINT_GROUP", "PluginInfo", "PluginSettingError", "PluginSettings",
-        "installed_plugins",
-    ),
+    "._plugins": ("ENTRY_POINT_GROUP", "PluginInfo", "PluginSettingError", "installed_plugins"),
+    "._settings": ("PluginSettings",),
     "._transport": ("RequestsTransport",),
     "._validate": ("DEFAULT_TIMEOUTS",),
     "._version": ("__version__",),

@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _operations_commands(top: Any, common: argparse.ArgumentParser) -> None:
-    from ._cli import commands
+    from ._cli import changes, commands
 
     ops = top.add_parser("operations", aliases=["ops"], parents=[common],
                          help="get, list, cancel, wait on and delete operations")
@@ -199,7 +199,7 @@ def _operations_commands(top: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="list what would be cancelled; send nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(handler=commands.cancel)
+    p.set_defaults(handler=changes.cancel)
 
     p = verbs.add_parser("wait", parents=[common], help="wait until operations are done")
     p.add_argument("names", nargs="+", metavar="NAME|ID")
@@ -217,7 +217,7 @@ def _operations_commands(top: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="show what would be deleted; send nothing but a get")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(handler=commands.delete)
+    p.set_defaults(handler=changes.delete)
 
 
 def _emulator_command(top: Any) -> None:

@@ -4,6 +4,8 @@ functions as stages, per-call context for a plugin's own keys, and the stage nam
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -197,3 +199,27 @@ class TestTestDoubles:
         client.operations.get("op-1")
         assert clock.sleeps == [pytest.approx(2.5)]
         assert clock() == pytest.approx(2.5)
+
+
+class TestScopesPerClient:
+    def test_each_client_has_its_own_scope_table(self) -> None:
+        from google.oauth2 import service_account
+
+        other = "https://www.googleapis.com/auth/devstorage.read_only"
+
+        def credentials() -> Any:
+            # The signer is only used when refreshing, which this test never does.
+            return service_account.Credentials(  # type: ignore[no-untyped-call]
+                object(), "sa@demo.iam.gserviceaccount.com", "https://oauth2.example/token")
+
+        custom = eemw.Client("demo", transport=mock(), credentials=credentials(),
+                             scopes={**eemw.REQUIRED_SCOPES, "get": (other,)})
+        plain = eemw.Client("demo", transport=mock(), credentials=credentials())
+        assert other in custom.credentials.scopes  # type: ignore[union-attr]
+        assert other not in plain.credentials.scopes  # type: ignore[union-attr]
+        with pytest.raises(TypeError):
+            eemw.REQUIRED_SCOPES["get"] = (other,)  # type: ignore[index]
+
+    def test_a_bad_table_is_refused_before_anything_is_sent(self) -> None:
+        with pytest.raises(eemw.UsageError, match=r"scopes\['get'\]"):
+            eemw.Client("demo", transport=mock(), scopes={"get": "not-a-list"})
