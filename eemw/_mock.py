@@ -60,26 +60,36 @@ Answer = Reply | Mapping[str, Any] | BaseException | Callable[[Request], Respons
 exception to raise (e.g. ``eemw.ConnectError``), or a handler function."""
 
 
-@dataclass(frozen=True, eq=False)
 class SentRequest:
     """One request the mock was sent, as the server would see it.
 
     ``method``, ``path`` (with the query string), ``headers`` (case-insensitive) and
     ``body`` (``b""`` when none) mean what they mean on the emulator's recorded requests;
-    ``url``, ``call``, ``context`` and ``timeout`` come from the request itself.
+    ``url``, ``call``, ``context`` and ``timeout`` come from the request itself, which
+    ``request`` is. Fields are read from it on demand, so recording costs one object.
     """
 
-    method: str
-    path: str
-    headers: Headers
-    body: bytes
-    request: Request = field(repr=False)
+    __slots__ = ("request",)
 
-    @classmethod
-    def of(cls, request: Request) -> SentRequest:
-        parts = urlsplit(request.url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        return cls(request.method, path, request.headers, request.body or b"", request)
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        parts = urlsplit(self.request.url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def headers(self) -> Headers:
+        return self.request.headers
+
+    @property
+    def body(self) -> bytes:
+        return self.request.body or b""
 
     @property
     def url(self) -> str:
@@ -218,7 +228,7 @@ class MockTransport:
         return AnonymousCredentials()  # type: ignore[no-untyped-call]
 
     def __call__(self, request: Request) -> Response:
-        sent = SentRequest.of(request)
+        sent = SentRequest(request)
         with self._lock:
             self.requests.append(sent)
             route = next((r for r in self._routes if r.matches(request)), None)
