@@ -66,7 +66,7 @@ def main() -> int:
             print("\nget, with two injected 503s:")
             op = client.operations.get(name, context={TEAM: "mapping"})
             print(f"-> {op.id} is {op.state.value}")
-        teams = {r.headers.get("X-Example-Team") for r in emu.requests
+        teams = {r.headers.get("X-Example-Team", "") for r in emu.requests
                  if "/operations/" in r.path}
         print(f"\nteam the emulator received on every attempt: {', '.join(sorted(teams))}")
     return 0
