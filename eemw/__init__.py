@@ -1,311 +1,197 @@
 """eemw: a typed, observable middleware SDK for the Earth Engine operations API.
 
-Every public name is exported here; the modules behind them are private.
+Every public name is exported here or from a public module that groups its kind:
+:mod:`eemw.errors` (every exception), :mod:`eemw.keys` (the context keys),
+:mod:`eemw.middleware` (the built-in stages), :mod:`eemw.testing` and
+:mod:`eemw.emulator`. The modules whose names start with ``_`` are private.
 
 Names load on first use (PEP 562): ``import eemw`` costs almost nothing, and a process that
-only needs ``eemw.Operation`` or the CLI's ``--help`` never builds the client stack. Type
-checkers see ordinary imports.
+only needs ``eemw.Operation`` or the CLI's ``--help`` never builds the client stack.
+
+:data:`_EXPORTS` is the one list of the flat names; the ``TYPE_CHECKING`` block repeats it
+as imports only because type checkers cannot read a mapping (a test keeps the two equal),
+and ``__all__`` is derived from it. A name that moved keeps working for one minor version
+with a :class:`DeprecationWarning` (:data:`_MOVED`).
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._client import API_VERSIONS, DEFAULT_ENDPOINT, Client
-    from ._config import ENVIRONMENT, EnvVar
-    from ._errors import (
-        RPC_CODES,
-        AbortedError,
-        AlreadyExistsError,
-        ApiError,
-        CancelledError,
-        ConnectError,
-        ConnectTimeoutError,
-        DeadlineExceededError,
-        EemwError,
-        FailedPreconditionError,
-        InsecureTransportError,
-        InternalError,
-        InvalidArgumentError,
-        InvalidHeaderError,
-        InvalidNameError,
-        MalformedResponseError,
-        NotFoundError,
-        OperationFailedError,
-        OutOfRangeError,
-        PermissionDeniedError,
-        PluginError,
-        ReadError,
-        ReadTimeoutError,
-        ResourceExhaustedError,
-        RetryExhaustedError,
-        ServerDeadlineExceededError,
-        TimedOutError,
-        TransportError,
-        UnauthenticatedError,
-        UnavailableError,
-        UnimplementedError,
-        UsageError,
-    )
-    from ._http import Call, CallKind, Context, ContextKey, Headers, Request, Response
-    from ._keys import ATTEMPT, CLOCK, DEADLINE, IDEMPOTENCY_KEY, SLEEP, TRACE_ATTRIBUTES
-    from ._models import (
-        Notification,
-        Operation,
-        OperationMetadata,
-        OperationName,
-        Stage,
-        State,
-        Status,
-    )
-    from ._operations import DeleteResult, Operations
-    from ._pipeline import Entry, Handler, Middleware, Phase, Pipeline, Stack, StackError
-    from ._plugins import (
-        CALLER_IDENTITY,
-        ENTRY_POINT_GROUP,
-        PluginInfo,
-        PluginSettingError,
-        PluginSettings,
-        installed_plugins,
-    )
-    from ._queue_metrics import QueueMetrics
-    from ._results import CancelOutcome, CancelResult, WaitResult
-    from ._transport import RequestsTransport
-    from ._validate import DEFAULT_TIMEOUTS
-    from ._version import __version__
-    from ._watch_model import OperationChange
-    from ._watch_stream import OperationWatch
-    from .middleware.auth import (
-        CLOUD_PLATFORM_SCOPE,
-        DEFAULT_SCOPES,
-        EARTHENGINE_SCOPE,
-        REQUIRED_SCOPES,
-        Auth,
-        MissingScopeWarning,
-    )
-    from .middleware.check import Check
-    from .middleware.idempotency import Idempotency
-    from .middleware.retry import (
-        RETRY_POLICY,
-        Decision,
-        Retry,
-        RetryBudget,
-        RetryPolicy,
-        RetryState,
-    )
-    from .middleware.tracing import Tracing
+    from . import errors as errors
+    from . import keys as keys
+    from . import middleware as middleware
+    from ._client import API_VERSIONS as API_VERSIONS
+    from ._client import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
+    from ._client import Client as Client
+    from ._config import ENVIRONMENT as ENVIRONMENT
+    from ._config import EnvVar as EnvVar
+    from ._errors import AbortedError as AbortedError
+    from ._errors import AlreadyExistsError as AlreadyExistsError
+    from ._errors import ApiError as ApiError
+    from ._errors import ConnectError as ConnectError
+    from ._errors import ConnectTimeoutError as ConnectTimeoutError
+    from ._errors import DeadlineExceededError as DeadlineExceededError
+    from ._errors import EemwError as EemwError
+    from ._errors import FailedPreconditionError as FailedPreconditionError
+    from ._errors import InsecureTransportError as InsecureTransportError
+    from ._errors import InternalError as InternalError
+    from ._errors import InvalidArgumentError as InvalidArgumentError
+    from ._errors import InvalidHeaderError as InvalidHeaderError
+    from ._errors import InvalidNameError as InvalidNameError
+    from ._errors import MalformedResponseError as MalformedResponseError
+    from ._errors import NotFoundError as NotFoundError
+    from ._errors import OperationFailedError as OperationFailedError
+    from ._errors import OutOfRangeError as OutOfRangeError
+    from ._errors import PermissionDeniedError as PermissionDeniedError
+    from ._errors import PluginError as PluginError
+    from ._errors import ReadError as ReadError
+    from ._errors import ReadTimeoutError as ReadTimeoutError
+    from ._errors import RequestCancelledError as RequestCancelledError
+    from ._errors import ResourceExhaustedError as ResourceExhaustedError
+    from ._errors import RetryExhaustedError as RetryExhaustedError
+    from ._errors import ServerDeadlineExceededError as ServerDeadlineExceededError
+    from ._errors import TimedOutError as TimedOutError
+    from ._errors import TransportError as TransportError
+    from ._errors import UnauthenticatedError as UnauthenticatedError
+    from ._errors import UnavailableError as UnavailableError
+    from ._errors import UnimplementedError as UnimplementedError
+    from ._errors import UsageError as UsageError
+    from ._http import Call as Call
+    from ._http import CallKind as CallKind
+    from ._http import Context as Context
+    from ._http import ContextKey as ContextKey
+    from ._http import Headers as Headers
+    from ._http import Request as Request
+    from ._http import Response as Response
+    from ._keys import CallContext as CallContext
+    from ._keys import CallOptions as CallOptions
+    from ._models import Notification as Notification
+    from ._models import Operation as Operation
+    from ._models import OperationMetadata as OperationMetadata
+    from ._models import OperationName as OperationName
+    from ._models import OperationStage as OperationStage
+    from ._models import State as State
+    from ._models import Status as Status
+    from ._operations import DeleteResult as DeleteResult
+    from ._operations import Operations as Operations
+    from ._pipeline import Closeable as Closeable
+    from ._pipeline import Entry as Entry
+    from ._pipeline import Handler as Handler
+    from ._pipeline import Middleware as Middleware
+    from ._pipeline import MiddlewareError as MiddlewareError
+    from ._pipeline import Phase as Phase
+    from ._pipeline import Pipeline as Pipeline
+    from ._pipeline import Stack as Stack
+    from ._pipeline import StackError as StackError
+    from ._plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+    from ._plugins import PluginInfo as PluginInfo
+    from ._plugins import PluginSettingError as PluginSettingError
+    from ._plugins import installed_plugins as installed_plugins
+    from ._queue_metrics import QueueMetrics as QueueMetrics
+    from ._results import CancelOutcome as CancelOutcome
+    from ._results import CancelResult as CancelResult
+    from ._results import WaitResult as WaitResult
+    from ._settings import PluginSettings as PluginSettings
+    from ._transport import RequestsTransport as RequestsTransport
+    from ._validate import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
+    from ._version import __version__ as __version__
+    from ._watch_model import OperationChange as OperationChange
+    from ._watch_stream import OperationWatch as OperationWatch
+    from .middleware.auth import CLOUD_PLATFORM_SCOPE as CLOUD_PLATFORM_SCOPE
+    from .middleware.auth import DEFAULT_SCOPES as DEFAULT_SCOPES
+    from .middleware.auth import EARTHENGINE_SCOPE as EARTHENGINE_SCOPE
+    from .middleware.auth import REQUIRED_SCOPES as REQUIRED_SCOPES
+    from .middleware.auth import MissingScopeWarning as MissingScopeWarning
+    from .middleware.retry import RetryBudget as RetryBudget
+    from .middleware.retry import RetryPolicy as RetryPolicy
 
-# Each public name and the private module that defines it.
-_EXPORTS: dict[str, str] = {
-    "API_VERSIONS": "._client",
-    "ATTEMPT": "._keys",
-    "AbortedError": "._errors",
-    "AlreadyExistsError": "._errors",
-    "ApiError": "._errors",
-    "Auth": ".middleware.auth",
-    "CALLER_IDENTITY": "._plugins",
-    "CLOCK": "._keys",
-    "CLOUD_PLATFORM_SCOPE": ".middleware.auth",
-    "Call": "._http",
-    "CallKind": "._http",
-    "CancelOutcome": "._results",
-    "CancelResult": "._results",
-    "CancelledError": "._errors",
-    "Check": ".middleware.check",
-    "Client": "._client",
-    "ConnectError": "._errors",
-    "ConnectTimeoutError": "._errors",
-    "Context": "._http",
-    "ContextKey": "._http",
-    "DEADLINE": "._keys",
-    "DEFAULT_ENDPOINT": "._client",
-    "DEFAULT_SCOPES": ".middleware.auth",
-    "DEFAULT_TIMEOUTS": "._validate",
-    "ENVIRONMENT": "._config",
-    "EnvVar": "._config",
-    "DeadlineExceededError": "._errors",
-    "DeleteResult": "._operations",
-    "Decision": ".middleware.retry",
-    "EARTHENGINE_SCOPE": ".middleware.auth",
-    "ENTRY_POINT_GROUP": "._plugins",
-    "EemwError": "._errors",
-    "Entry": "._pipeline",
-    "FailedPreconditionError": "._errors",
-    "Handler": "._pipeline",
-    "Headers": "._http",
-    "IDEMPOTENCY_KEY": "._keys",
-    "Idempotency": ".middleware.idempotency",
-    "InsecureTransportError": "._errors",
-    "InternalError": "._errors",
-    "InvalidArgumentError": "._errors",
-    "InvalidHeaderError": "._errors",
-    "InvalidNameError": "._errors",
-    "MalformedResponseError": "._errors",
-    "Middleware": "._pipeline",
-    "MissingScopeWarning": ".middleware.auth",
-    "NotFoundError": "._errors",
-    "Notification": "._models",
-    "Operation": "._models",
-    "OperationChange": "._watch_model",
-    "OperationFailedError": "._errors",
-    "OperationMetadata": "._models",
-    "OperationName": "._models",
-    "OperationWatch": "._watch_stream",
-    "Operations": "._operations",
-    "OutOfRangeError": "._errors",
-    "PermissionDeniedError": "._errors",
-    "Phase": "._pipeline",
-    "Pipeline": "._pipeline",
-    "PluginError": "._errors",
-    "PluginInfo": "._plugins",
-    "PluginSettingError": "._plugins",
-    "PluginSettings": "._plugins",
-    "REQUIRED_SCOPES": ".middleware.auth",
-    "RETRY_POLICY": ".middleware.retry",
-    "RPC_CODES": "._errors",
-    "QueueMetrics": "._queue_metrics",
-    "ReadError": "._errors",
-    "ReadTimeoutError": "._errors",
-    "Request": "._http",
-    "RequestsTransport": "._transport",
-    "ResourceExhaustedError": "._errors",
-    "Response": "._http",
-    "Retry": ".middleware.retry",
-    "RetryBudget": ".middleware.retry",
-    "RetryExhaustedError": "._errors",
-    "RetryPolicy": ".middleware.retry",
-    "RetryState": ".middleware.retry",
-    "SLEEP": "._keys",
-    "ServerDeadlineExceededError": "._errors",
-    "TimedOutError": "._errors",
-    "Stack": "._pipeline",
-    "StackError": "._pipeline",
-    "Stage": "._models",
-    "State": "._models",
-    "Status": "._models",
-    "TRACE_ATTRIBUTES": "._keys",
-    "Tracing": ".middleware.tracing",
-    "TransportError": "._errors",
-    "UnauthenticatedError": "._errors",
-    "UnavailableError": "._errors",
-    "UnimplementedError": "._errors",
-    "UsageError": "._errors",
-    "WaitResult": "._results",
-    "__version__": "._version",
-    "installed_plugins": "._plugins",
+# The one list: each module and the public names it gives. A module named "" gives
+# public submodules.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "": ("errors", "keys", "middleware"),
+    "._client": ("API_VERSIONS", "DEFAULT_ENDPOINT", "Client"),
+    "._config": ("ENVIRONMENT", "EnvVar"),
+    "._errors": (
+        "AbortedError", "AlreadyExistsError", "ApiError", "ConnectError",
+        "ConnectTimeoutError", "DeadlineExceededError", "EemwError", "FailedPreconditionError",
+        "InsecureTransportError", "InternalError", "InvalidArgumentError",
+        "InvalidHeaderError", "InvalidNameError", "MalformedResponseError", "NotFoundError",
+        "OperationFailedError", "OutOfRangeError", "PermissionDeniedError", "PluginError",
+        "ReadError", "ReadTimeoutError", "RequestCancelledError", "ResourceExhaustedError",
+        "RetryExhaustedError", "ServerDeadlineExceededError", "TimedOutError", "TransportError",
+        "UnauthenticatedError", "UnavailableError", "UnimplementedError", "UsageError",
+    ),
+    "._http": ("Call", "CallKind", "Context", "ContextKey", "Headers", "Request", "Response"),
+    "._keys": ("CallContext", "CallOptions"),
+    "._models": (
+        "Notification", "Operation", "OperationMetadata", "OperationName", "OperationStage",
+        "State", "Status",
+    ),
+    "._operations": ("DeleteResult", "Operations"),
+    "._pipeline": (
+        "Closeable", "Entry", "Handler", "Middleware", "MiddlewareError", "Phase", "Pipeline",
+        "Stack", "StackError",
+    ),
+    "._plugins": ("ENTRY_POINT_GROUP", "PluginInfo", "PluginSettingError", "installed_plugins"),
+    "._settings": ("PluginSettings",),
+    "._queue_metrics": ("QueueMetrics",),
+    "._results": ("CancelOutcome", "CancelResult", "WaitResult"),
+    "._transport": ("RequestsTransport",),
+    "._validate": ("DEFAULT_TIMEOUTS",),
+    "._version": ("__version__",),
+    "._watch_model": ("OperationChange",),
+    "._watch_stream": ("OperationWatch",),
+    ".middleware.auth": (
+        "CLOUD_PLATFORM_SCOPE", "DEFAULT_SCOPES", "EARTHENGINE_SCOPE", "REQUIRED_SCOPES",
+        "MissingScopeWarning",
+    ),
+    ".middleware.retry": ("RetryBudget", "RetryPolicy"),
 }
+
+# Names that moved: old flat name -> (public module, name there). They warn on use and
+# go in the next minor version.
+_MOVED: dict[str, tuple[str, str]] = {
+    "Stage": ("eemw", "OperationStage"),
+    "CancelledError": ("eemw", "RequestCancelledError"),
+    "RPC_CODES": ("eemw.errors", "RPC_CODES"),
+    **{key: ("eemw.keys", key) for key in (
+        "ATTEMPT", "CALLER_IDENTITY", "CLOCK", "DEADLINE", "IDEMPOTENCY_KEY", "RETRY_POLICY",
+        "SLEEP", "TRACE_ATTRIBUTES",
+    )},
+    **{stage: ("eemw.middleware", stage) for stage in (
+        "Auth", "Check", "Decision", "Idempotency", "Retry", "RetryState", "Tracing",
+    )},
+}
+
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)  # noqa: PLE0605
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    module = _WHERE.get(name)
+    if module is not None:
+        if module:
+            value = getattr(importlib.import_module(module, __name__), name)
+        else:
+            value = importlib.import_module(f".{name}", __name__)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    moved = _MOVED.get(name)
+    if moved is None:
         raise AttributeError(f"module 'eemw' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    home, new = moved
+    warnings.warn(
+        f"eemw.{name} is deprecated and goes in the next minor version: use {home}.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), new)
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
-__all__ = [
-    "API_VERSIONS",
-    "ATTEMPT",
-    "CALLER_IDENTITY",
-    "CLOCK",
-    "CLOUD_PLATFORM_SCOPE",
-    "DEADLINE",
-    "DEFAULT_ENDPOINT",
-    "DEFAULT_SCOPES",
-    "DEFAULT_TIMEOUTS",
-    "EARTHENGINE_SCOPE",
-    "ENTRY_POINT_GROUP",
-    "ENVIRONMENT",
-    "IDEMPOTENCY_KEY",
-    "REQUIRED_SCOPES",
-    "RETRY_POLICY",
-    "RPC_CODES",
-    "SLEEP",
-    "TRACE_ATTRIBUTES",
-    "AbortedError",
-    "AlreadyExistsError",
-    "ApiError",
-    "Auth",
-    "Call",
-    "CallKind",
-    "CancelOutcome",
-    "CancelResult",
-    "CancelledError",
-    "Check",
-    "Client",
-    "ConnectError",
-    "ConnectTimeoutError",
-    "Context",
-    "ContextKey",
-    "DeadlineExceededError",
-    "Decision",
-    "DeleteResult",
-    "EemwError",
-    "Entry",
-    "EnvVar",
-    "FailedPreconditionError",
-    "Handler",
-    "Headers",
-    "Idempotency",
-    "InsecureTransportError",
-    "InternalError",
-    "InvalidArgumentError",
-    "InvalidHeaderError",
-    "InvalidNameError",
-    "MalformedResponseError",
-    "Middleware",
-    "MissingScopeWarning",
-    "NotFoundError",
-    "Notification",
-    "Operation",
-    "OperationChange",
-    "OperationFailedError",
-    "OperationMetadata",
-    "OperationName",
-    "OperationWatch",
-    "Operations",
-    "OutOfRangeError",
-    "PermissionDeniedError",
-    "Phase",
-    "Pipeline",
-    "PluginError",
-    "PluginInfo",
-    "PluginSettingError",
-    "PluginSettings",
-    "QueueMetrics",
-    "ReadError",
-    "ReadTimeoutError",
-    "Request",
-    "RequestsTransport",
-    "ResourceExhaustedError",
-    "Response",
-    "Retry",
-    "RetryBudget",
-    "RetryExhaustedError",
-    "RetryPolicy",
-    "RetryState",
-    "ServerDeadlineExceededError",
-    "Stack",
-    "StackError",
-    "Stage",
-    "State",
-    "Status",
-    "TimedOutError",
-    "Tracing",
-    "TransportError",
-    "UnauthenticatedError",
-    "UnavailableError",
-    "UnimplementedError",
-    "UsageError",
-    "WaitResult",
-    "__version__",
-    "installed_plugins",
-]
+    return __all__

@@ -1,10 +1,11 @@
 """The ``Client``: configuration, the built pipeline, and the one way calls are sent.
 
 A client resolves its configuration (endpoint, API version, project, credentials, quota
-project), builds its stack once into a frozen :class:`~eemw.Pipeline` around one
-transport, and sends every logical call through :meth:`Client.send`. Resources such as
-``client.operations`` (:mod:`eemw._operations`) build on ``send``; they never touch the
-client's private state.
+project), builds its stack once (:mod:`eemw._stages` lays out the built-in stages) into a
+frozen :class:`~eemw.Pipeline` around one transport, and sends every logical call through
+:meth:`Client.send`. Resources such as ``client.operations`` (:mod:`eemw._operations`)
+build on ``send``; they never touch the client's private state. :meth:`Client.close`
+releases what the client created, stages included.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from ._config import env_attempts, env_text, env_timeout
 from ._credentials import default_credentials, given_credentials
 from ._errors import UsageError
 from ._http import Call, Context, ContextKey, Headers, Request, Response
-from ._keys import CLOCK, DEADLINE, IDEMPOTENCY_KEY, SLEEP, TRACE_ATTRIBUTES
-from ._metrics import Metrics
+from ._keys import CLOCK, DEADLINE, IDEMPOTENCY_KEY, SLEEP, TRACE_ATTRIBUTES, CallOptions
 from ._models import collection_path
 from ._operations import Operations
-from ._pipeline import Entry, Handler, Pipeline, Stack
-from ._plugins import CALLER_IDENTITY, caller_identity, plugin_entries
+from ._pipeline import Closeable, Entry, Handler, Middleware, Pipeline, Stack
+from ._plugins import CALLER_IDENTITY, caller_identity
+from ._stages import RESERVED_KEYS, StageSettings, build_stack
 from ._tokens import RefreshRequests
 from ._validate import (
     DEFAULT_TIMEOUT,
@@ -36,16 +37,14 @@ from ._validate import (
     header_value,
 )
 from ._version import __version__
-from .middleware.auth import Auth
-from .middleware.check import Check
-from .middleware.idempotency import DEFAULT_CACHE_BYTES, Idempotency, validate_key
-from .middleware.retry import RETRY_POLICY, Retry, RetryBudget, RetryPolicy
-from .middleware.tracing import Tracing
+from .middleware.idempotency import DEFAULT_CACHE_BYTES, validate_key
+from .middleware.retry import RETRY_POLICY, RetryBudget, RetryPolicy
 
 if TYPE_CHECKING:
     from google.auth import credentials as ga_credentials
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
+    from typing_extensions import Unpack
 
 __all__ = ["API_VERSIONS", "DEFAULT_ENDPOINT", "Client"]
 
@@ -66,13 +65,20 @@ class Client:
     ``project`` defaults to ``EEMW_PROJECT``, the credentials' project, then
     ``GOOGLE_CLOUD_PROJECT``. ``timeout`` is the default deadline of get, list (per page),
     cancel and delete in seconds (60; ``wait`` keeps its own, 600).
-    ``credentials`` default to ``google.auth.default()``. ``quota_project`` (sent as
-    ``X-Goog-User-Project``) defaults to the credentials' quota project, then ``project``.
+    ``credentials`` default to ``google.auth.default()``, unless the transport offers
+    its own (``transport.default_credentials()``: :class:`eemw.testing.MockTransport`
+    gives anonymous ones, so a unit test never looks for, or refreshes, real ones).
+    ``quota_project`` (sent as ``X-Goog-User-Project``) defaults to the credentials' quota
+    project, then ``project``. ``scopes`` maps a call kind to the scopes of which its token
+    needs one (default: :data:`eemw.REQUIRED_SCOPES`), for this client only.
+
     ``transport`` is any ``Request -> Response`` callable: a
     :class:`~eemw.RequestsTransport` by default, or :class:`eemw.testing.MockTransport`.
-    ``middleware`` adds your own :class:`~eemw.Entry` stages; ``plugins`` enables installed
-    plugins by name (also ``EEMW_PLUGINS``). ``clock``, ``sleep`` and ``random`` are
-    injectable so tests never really sleep.
+    ``middleware`` adds your own stages (:class:`~eemw.Entry` values, or named functions,
+    which go in the attempt phase); ``replace`` swaps a built-in stage for your own
+    middleware, in the same place (``replace={"retry": MyRetry()}``); ``without`` removes
+    built-in stages (``without=["tracing", "http-tracing"]``). ``plugins`` enables installed
+    plugins by name (also ``EEMW_PLUGINS``).
 
     ``server_honours_idempotency_keys`` tells the client that its server (or a proxy in
     front of it) deduplicates on the idempotency key, so any call carrying one may be sent
@@ -80,7 +86,12 @@ class Client:
     ``replay_cache_size`` and ``replay_cache_bytes`` bound the client-side replay cache of
     outcomes for caller-supplied keys, in entries and in bytes.
 
-    Use it as a context manager, or call :meth:`close`, to release pooled connections.
+    ``clock`` (monotonic seconds), ``sleep`` and ``random`` are injectable so tests never
+    really sleep; a clock that has a ``sleep`` method (a timeline such as
+    :class:`eemw.testing.FakeClock`) also gives the sleep.
+
+    Use it as a context manager, or call :meth:`close`, to release pooled connections and
+    the resources of the stages it created.
     """
 
     def __init__(
@@ -92,10 +103,13 @@ class Client:
         credentials: ga_credentials.Credentials | None = None,
         quota_project: str | None = None,
         timeout: float | None = None,
+        scopes: Mapping[str, Sequence[str]] | None = None,
         retry: RetryPolicy | None = None,
         retry_budget: RetryBudget | None = None,
         transport: Handler | None = None,
-        middleware: Sequence[Entry] = (),
+        middleware: Sequence[Entry | Middleware] = (),
+        replace: Mapping[str, Middleware] | None = None,
+        without: Sequence[str] = (),
         plugins: Sequence[str] | None = None,
         plugin_settings: Mapping[str, Mapping[str, object]] | None = None,
         tracer_provider: TracerProvider | None = None,
@@ -107,9 +121,11 @@ class Client:
         server_honours_idempotency_keys: bool = False,
         user_agent: str | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
+        self._closed = False
+        self._owned: list[object] = []
         self.endpoint = check_endpoint(endpoint or env_text("EEMW_ENDPOINT") or DEFAULT_ENDPOINT)
         api_version = api_version or env_text("EEMW_API_VERSION") or "v1"
         if api_version not in API_VERSIONS:
@@ -118,11 +134,13 @@ class Client:
         self.timeout = check_timeout(timeout, env_timeout("EEMW_TIMEOUT") or DEFAULT_TIMEOUT)
         """The default deadline of get, list (per page), cancel and delete, in seconds."""
         self._timeouts = {**DEFAULT_TIMEOUTS, **dict.fromkeys(_SINGLE_CALLS, self.timeout)}
-        if retry is None and (attempts := env_attempts("EEMW_RETRY_ATTEMPTS")) is not None:
-            retry = RetryPolicy(max_attempts=attempts)
-        credentials, found_project = (
-            default_credentials() if credentials is None else given_credentials(credentials)
-        )
+        if retry is None and "retry" not in (replace or {}):
+            attempts = env_attempts("EEMW_RETRY_ATTEMPTS")
+            if attempts is not None:
+                retry = RetryPolicy(max_attempts=attempts)
+        replace = dict(replace or {})
+        own_auth = "auth" not in replace and "auth" not in without
+        creds, found_project = _credentials(credentials, transport, own_auth)
         self.project = (
             project or env_text("EEMW_PROJECT") or found_project
             or env_text("GOOGLE_CLOUD_PROJECT")
@@ -131,14 +149,14 @@ class Client:
             collection_path(self.project, api_version)  # validates the project id
         self.quota_project = header_value(
             "quota_project",
-            quota_project or getattr(credentials, "quota_project_id", None) or self.project,
+            quota_project or getattr(creds, "quota_project_id", None) or self.project,
         )
         self.clock = clock
         """The client's monotonic clock (seconds): every deadline is measured on it."""
-        self.sleep = sleep
+        self.sleep: Callable[[float], None] = sleep or _timeline_sleep(clock)
         """The client's sleep: every wait (backoff, polling) goes through it."""
         # Built once: every request starts from it, so plugins see the injected time.
-        self._context = Context().set(CLOCK, clock).set(SLEEP, sleep)
+        self._context = Context().set(CLOCK, clock).set(SLEEP, self.sleep)
         self._headers = _base_headers(user_agent)
         self._owns_transport = transport is None
         if transport is None:
@@ -147,131 +165,116 @@ class Client:
             transport = RequestsTransport()
         self.transport = transport
         self._refresh = RefreshRequests()
+        settings = StageSettings(
+            credentials=creds, quota_project=self.quota_project, scopes=scopes,
+            refresh=getattr(transport, "google_auth_request", None) or self._refresh,
+            retry=retry, retry_budget=retry_budget, tracer_provider=tracer_provider,
+            meter_provider=meter_provider, idempotency_header=idempotency_header,
+            replay_cache_size=replay_cache_size, replay_cache_bytes=replay_cache_bytes,
+            replay_ttl=replay_ttl, server_honours_keys=server_honours_idempotency_keys,
+            clock=clock, sleep=self.sleep, random=random,
+        )
         try:
-            self.stack: Pipeline = self._build(
-                credentials, retry, retry_budget, middleware, plugins, plugin_settings,
-                tracer_provider, meter_provider,
-                Idempotency(
-                    header=idempotency_header, cache_size=replay_cache_size,
-                    cache_bytes=replay_cache_bytes, ttl=replay_ttl, clock=clock,
-                    server_honours_keys=server_honours_idempotency_keys,
-                ),
-                random,
+            self.stack: Stack = build_stack(
+                settings, middleware, replace, without, plugins, plugin_settings, self._owned
             )
+            """The resolved stack: ``describe()`` and ``entries`` show every stage."""
+            self.pipeline: Pipeline = self.stack.build(transport)
+            """The built stack that sends every call (:meth:`send` runs it)."""
         except BaseException:
             self.close()  # a plugin or placement error must not leak the pool just opened
             raise
-        self._caller = caller_identity(self.credentials)
+        auth = next((e.middleware for e in self.stack.entries if e.name == "auth"), None)
+        self._credentials = getattr(auth, "credentials", creds)
+        self._caller = caller_identity(self._credentials)
         self.operations = Operations(self)
         """The operations resource: get, list, cancel, delete, wait and the bulk calls."""
 
-    def _build(
-        self,
-        credentials: ga_credentials.Credentials,
-        retry: RetryPolicy | None,
-        retry_budget: RetryBudget | None,
-        middleware: Sequence[Entry],
-        plugins: Sequence[str] | None,
-        plugin_settings: Mapping[str, Mapping[str, object]] | None,
-        tracer_provider: TracerProvider | None,
-        meter_provider: MeterProvider | None,
-        idempotency: Idempotency,
-        random: Callable[[], float],
-    ) -> Pipeline:
-        clock, sleep, transport = self.clock, self.sleep, self.transport
-        metrics = Metrics(meter_provider)
-        tracing = Tracing(tracer_provider=tracer_provider, metrics=metrics, clock=clock)
-        stack = Stack([
-            Entry("tracing", tracing, "call"),
-            Entry("idempotency", idempotency, "call"),
-            Entry("retry", Retry(
-                retry, budget=retry_budget, clock=clock, sleep=sleep, random=random,
-                metrics=metrics,
-            ), "call", closing=True),
-            Entry("auth", self._auth(credentials, transport), "attempt"),
-            Entry("check", Check(), "attempt", closing=True),
-        ])
-        for entry in (*plugin_entries(plugins, plugin_settings), *middleware):
-            stack = stack.add_entry(entry)
-        return stack.build(tracing.attempts(transport))
-
-    def _auth(self, credentials: ga_credentials.Credentials, transport: Handler) -> Auth:
-        refresh = getattr(transport, "google_auth_request", None) or self._refresh
-        return Auth(credentials, refresh_request=refresh, quota_project=self.quota_project)
-
     @property
-    def credentials(self) -> ga_credentials.Credentials:
-        """The credentials in use (scoped for Earth Engine when they could be)."""
-        auth = next(e.middleware for e in self.stack.entries if e.name == "auth")
-        return auth.credentials  # type: ignore[attr-defined, no-any-return]
+    def credentials(self) -> ga_credentials.Credentials | None:
+        """The credentials in use (scoped for Earth Engine when they could be); ``None`` when
+        the auth stage was replaced or removed and none were given."""
+        return self._credentials
 
     def send(
-        self,
-        call: Call,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        idempotency_key: str | None = None,
-        trace_attributes: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        context: Mapping[ContextKey[Any], Any] | None = None,
+        self, call: Call, method: str, path: str, *, query: Mapping[str, str] | None = None,
+        body: Any = None, **options: Unpack[CallOptions],
     ) -> Response:
         """Send one logical call through the whole pipeline and return its checked response.
 
         ``path`` is appended to the endpoint (``/v1/projects/p/operations/x``), ``query``
-        is URL-encoded, and ``body`` (any JSON value) is sent as JSON; ``bytes`` are sent
-        as they are, typed by a ``Content-Type`` in ``headers``. ``headers`` are added to
-        the client's own (their values must be printable ASCII); ``context`` adds typed
-        values to the request's context for the stages that read them. ``timeout`` is the
-        whole call's deadline in seconds (default: :data:`~eemw.DEFAULT_TIMEOUTS` for the
-        call's kind), ``retry`` overrides the client's policy for this call,
-        ``idempotency_key`` is the caller's key for a mutating call, and
-        ``trace_attributes`` are added to the call's span. Every option is validated
-        before anything is sent. Raises an :class:`~eemw.EemwError` for any failure.
+        is URL-encoded, and ``body`` (any JSON value) is sent as JSON; ``bytes`` are sent as
+        they are, typed by a ``Content-Type`` in the ``headers`` option. The options
+        (:class:`~eemw.CallOptions`): ``timeout`` is the whole call's deadline in seconds
+        (default: the client's ``timeout``; ``wait``: :data:`~eemw.DEFAULT_TIMEOUTS`),
+        ``headers`` are added to the client's own (printable ASCII values), ``retry`` overrides
+        the client's policy for this call, ``idempotency_key`` is the caller's key for a
+        mutating call, ``trace_attributes`` are added to the call's span, and ``context``
+        sets context keys of your own (a plugin's) on every request of the call. Every
+        option is validated before anything is sent. Raises an :class:`~eemw.EemwError`
+        for any failure.
         """
-        seconds = check_timeout(timeout, self._timeouts.get(call.kind, self.timeout))
-        values = (
-            self._context
-            .set(DEADLINE, self.clock() + seconds)
-            .set(CALLER_IDENTITY, self._caller)
+        unknown = set(options) - set(CallOptions.__annotations__)
+        if unknown:
+            raise UsageError(f"unknown option(s) {sorted(unknown)} for send")
+        seconds = check_timeout(
+            options.get("timeout"), self._timeouts.get(call.kind, self.timeout)
         )
+        context = _with_callers(self._context, options.get("context"))
+        context = context.set(DEADLINE, self.clock() + seconds).set(CALLER_IDENTITY, self._caller)
+        retry = options.get("retry")
         if retry is not None:
             if not isinstance(retry, RetryPolicy):
                 raise UsageError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
-            values = values.set(RETRY_POLICY, retry)
-        if idempotency_key is not None:
-            values = values.set(IDEMPOTENCY_KEY, validate_key(idempotency_key))
-        if trace_attributes:
-            values = values.set(TRACE_ATTRIBUTES, dict(trace_attributes))
-        for key, value in (context or {}).items():
-            values = values.set(key, value)
+            context = context.set(RETRY_POLICY, retry)
+        key = options.get("idempotency_key")
+        if key is not None:
+            context = context.set(IDEMPOTENCY_KEY, validate_key(key))
+        attributes = options.get("trace_attributes")
+        if attributes:
+            context = context.set(TRACE_ATTRIBUTES, dict(attributes))
         url = self.endpoint + path
         if query:
             url += "?" + urlencode(query)
-        sent = self._headers
-        if headers:
-            sent = sent.merge({k: str(header_value(f"header {k}", v)) for k, v in headers.items()})
+        headers = self._headers
+        extra = options.get("headers")
+        if extra:
+            headers = headers.merge(
+                {k: str(header_value(f"header {k}", v)) for k, v in extra.items()}
+            )
         data = None
         if isinstance(body, bytes):
             data = body
         elif body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
-            sent = sent.set("Content-Type", "application/json")
-        return self.stack(Request(method, url, sent, call, data, seconds, values))
+            headers = headers.set("Content-Type", "application/json")
+        return self.pipeline(Request(method, url, headers, call, data, seconds, context))
 
     def close(self) -> None:
-        """Release what the client opened: its transport's pool and the refresh session.
+        """Release what the client created: its stages' resources, innermost first (a stage
+        with a ``close()`` method, see :class:`~eemw.Closeable`), the refresh session, and
+        its transport's pool. Safe to call more than once.
 
-        A transport passed in by the caller is left open: it is the caller's to close.
+        What the caller passed in (a ``transport``, ``middleware``, ``replace`` values) is
+        left open: it is the caller's to close. If a stage's ``close`` raises, the rest are
+        still closed and the first error is raised at the end.
         """
-        self._refresh.close()
-        close = getattr(self.transport, "close", None)
+        if self._closed:
+            return
+        self._closed = True
+        errors: list[Exception] = []
+        stack: Stack | None = getattr(self, "stack", None)
+        entries = stack.entries if stack is not None else ()
+        owned = [e.middleware for e in entries if any(e.middleware is m for m in self._owned)]
+        for middleware in reversed(owned):
+            if isinstance(middleware, Closeable):
+                _close(middleware.close, errors)
+        _close(self._refresh.close, errors)
+        close = getattr(getattr(self, "transport", None), "close", None)
         if self._owns_transport and close is not None:
-            close()
+            _close(close, errors)
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> Client:
         return self
@@ -284,6 +287,54 @@ class Client:
             f"Client(project={self.project!r}, endpoint={self.endpoint!r}, "
             f"api_version={self.api_version!r})"
         )
+
+
+def _credentials(
+    given: ga_credentials.Credentials | None, transport: object, needed: bool
+) -> tuple[ga_credentials.Credentials | None, str | None]:
+    if given is not None:
+        return given_credentials(given)
+    offered = getattr(transport, "default_credentials", None)
+    if callable(offered):
+        return given_credentials(offered())
+    if not needed:
+        return None, None  # the auth stage is the caller's own: it knows its credentials
+    return default_credentials()
+
+
+def _timeline_sleep(clock: object) -> Callable[[float], None]:
+    """The sleep of a timeline clock (one with a ``sleep`` method), else the real one."""
+    sleep = getattr(clock, "sleep", None)
+    return sleep if callable(sleep) else time.sleep
+
+
+def _with_callers(base: Context, extra: object) -> Context:
+    """``base`` with the caller's own context values, refusing the keys eemw sets itself."""
+    if extra is None:
+        return base
+    if isinstance(extra, (Context, Mapping)):
+        items = list(extra.items())
+    else:
+        raise UsageError(
+            f"context must be an eemw.Context or a mapping of ContextKey to value, not "
+            f"{type(extra).__name__}"
+        )
+    context = base
+    for key, value in items:
+        if not isinstance(key, ContextKey):
+            raise UsageError(f"context keys must be eemw.ContextKey values, not {key!r}")
+        instead = RESERVED_KEYS.get(key)
+        if instead is not None:
+            raise UsageError(f"context cannot set {key.name}: {instead}")
+        context = context.set(key, value)
+    return context
+
+
+def _close(close: Callable[[], object], errors: list[Exception]) -> None:
+    try:
+        close()
+    except Exception as error:
+        errors.append(error)
 
 
 def _base_headers(user_agent: str | None) -> Headers:

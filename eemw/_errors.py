@@ -24,7 +24,7 @@ Every exception eemw raises is an ``EemwError``::
     │   ├── AbortedError                      409 ABORTED
     │   ├── AlreadyExistsError                409 ALREADY_EXISTS
     │   ├── ResourceExhaustedError            429 RESOURCE_EXHAUSTED
-    │   ├── CancelledError                    499 CANCELLED
+    │   ├── RequestCancelledError             499 CANCELLED
     │   ├── InternalError                     500 INTERNAL, DATA_LOSS, UNKNOWN
     │   ├── UnimplementedError                501 UNIMPLEMENTED
     │   ├── UnavailableError                  503 UNAVAILABLE (and 502 without an envelope)
@@ -71,7 +71,6 @@ __all__ = [
     "AbortedError",
     "AlreadyExistsError",
     "ApiError",
-    "CancelledError",
     "ConnectError",
     "ConnectTimeoutError",
     "DeadlineExceededError",
@@ -91,6 +90,7 @@ __all__ = [
     "ReadError",
     "ReadTimeoutError",
     "ResourceExhaustedError",
+    "RequestCancelledError",
     "RetryExhaustedError",
     "RpcCode",
     "ServerDeadlineExceededError",
@@ -295,8 +295,8 @@ class ResourceExhaustedError(ApiError):
     hint = "A quota was exceeded; slow down or retry later"
 
 
-class CancelledError(ApiError):
-    pass
+class RequestCancelledError(ApiError):
+    """The server reports the request was cancelled (499 CANCELLED); not asyncio's."""
 
 
 class InternalError(ApiError):

@@ -8,7 +8,7 @@ keeps the per-call cost of a stage to a few hundred nanoseconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -145,6 +145,10 @@ class Context:
 
     def __contains__(self, key: object) -> bool:
         return key in self._values
+
+    def items(self) -> ItemsView[ContextKey[Any], Any]:
+        """Every key set on this context and its value."""
+        return self._values.items()
 
     def __repr__(self) -> str:
         return f"Context({sorted(k.name for k in self._values)!r})"

@@ -27,7 +27,7 @@ __all__ = [
     "Operation",
     "OperationMetadata",
     "OperationName",
-    "Stage",
+    "OperationStage",
     "State",
     "Status",
     "collection_path",
@@ -224,8 +224,8 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
-class Stage:
-    """One stage of a task's progress (``metadata.stages[]``)."""
+class OperationStage:
+    """One stage of a task's progress (``metadata.stages[]``); not a middleware stage."""
 
     display_name: str | None = None
     description: str | None = None
@@ -255,7 +255,7 @@ class OperationMetadata:
     start_time: datetime | None = None
     end_time: datetime | None = None
     progress: float | None = None
-    stages: tuple[Stage, ...] = ()
+    stages: tuple[OperationStage, ...] = ()
     attempt: int | None = None
     script_uri: str | None = None
     destination_uris: tuple[str, ...] = ()
@@ -294,8 +294,8 @@ class OperationMetadata:
         return _reduce(self)
 
 
-def _stage(d: dict[str, Any]) -> Stage:
-    return Stage(
+def _stage(d: dict[str, Any]) -> OperationStage:
+    return OperationStage(
         _str(d.get("displayName")),
         _str(d.get("description")),
         _int(d.get("completeWorkUnits")),

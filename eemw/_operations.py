@@ -23,7 +23,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import (
     EemwError,
@@ -32,6 +32,7 @@ from ._errors import (
     UsageError,
 )
 from ._http import Call, CallKind, Response
+from ._keys import CallContext, CallOptions
 from ._models import Operation, OperationName, State, collection_path
 from ._paging import pages
 from ._results import CancelResult, WaitResult
@@ -49,6 +50,9 @@ from ._validate import (
 from ._wait import wait_for
 from ._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
 from .middleware.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ClientPort", "DeleteResult", "Operations"]
 
@@ -81,17 +85,8 @@ class ClientPort(Protocol):
     sleep: Callable[[float], None]
 
     def send(
-        self,
-        call: Call,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        idempotency_key: str | None = None,
-        trace_attributes: Mapping[str, Any] | None = None,
+        self, call: Call, method: str, path: str, *, query: Mapping[str, str] | None = None,
+        body: Any = None, **options: Unpack[CallOptions],
     ) -> Response: ...
 
 
@@ -112,12 +107,13 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> Operation:
         """The operation ``name`` (a full name, or an id in the client's project)."""
         op = self.name(name)
         response = self._client.send(
             self._call("get", op), "GET", op.path(self._client.api_version),
-            timeout=timeout, retry=retry, trace_attributes=trace_attributes,
+            timeout=timeout, retry=retry, trace_attributes=trace_attributes, context=context,
         )
         return Operation.from_wire(response.json())
 
@@ -129,6 +125,7 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> CancelResult:
         """Ask the server to cancel ``name``; returns a :class:`CancelResult` (``outcome``
         ``"cancelled"``). Best effort: the operation may still finish, and the server
@@ -147,7 +144,7 @@ class Operations:
             client.send(
                 self._call("cancel", op), "POST", op.path(client.api_version) + ":cancel",
                 timeout=seconds, retry=retry, idempotency_key=idempotency_key,
-                trace_attributes=trace_attributes,
+                trace_attributes=trace_attributes, context=context,
             )
         except FailedPreconditionError as error:
             if not (error.maybe_applied and self._now_cancelled(op, deadline, retry)):
@@ -179,6 +176,7 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> DeleteResult:
         """Delete the record of ``name`` (the task itself is not cancelled).
 
@@ -191,7 +189,7 @@ class Operations:
             self._client.send(
                 self._call("delete", op), "DELETE", op.path(self._client.api_version),
                 timeout=timeout, retry=retry, idempotency_key=idempotency_key,
-                trace_attributes=trace_attributes,
+                trace_attributes=trace_attributes, context=context,
             )
         except NotFoundError as error:
             # Only the service's own envelope says "no such operation"; a bare 404 page
@@ -213,6 +211,7 @@ class Operations:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> Iterator[Operation]:
         """Iterate over a project's operations, fetching pages lazily, only as needed.
 
@@ -220,7 +219,8 @@ class Operations:
         client, after it. ``limit`` stops after that many matching operations.
         ``timeout`` applies to each page request.
 
-        ``trace_attributes`` (on every method) are added to the call's span.
+        ``trace_attributes`` (on every method) are added to the call's span; ``context``
+        (on every method) sets context keys of your own, e.g. a plugin's, on the call.
         """
         client = self._client
         project = project or client.project
@@ -241,7 +241,9 @@ class Operations:
             query["filter"] = filter
         if page_size:
             query["pageSize"] = str(page_size)
-        return self._pages(call, path, query, limit, keep, timeout, retry, trace_attributes)
+        return self._pages(
+            call, path, query, limit, keep, timeout, retry, trace_attributes, context
+        )
 
     def _pages(
         self,
@@ -253,11 +255,12 @@ class Operations:
         timeout: float | None,
         retry: RetryPolicy | None,
         attributes: Mapping[str, Any] | None,
+        context: CallContext | None,
     ) -> Iterator[Operation]:
         def send(page_query: Mapping[str, str]) -> Response:
             return self._client.send(
                 call, "GET", path, query=page_query, timeout=timeout, retry=retry,
-                trace_attributes=attributes,
+                trace_attributes=attributes, context=context,
             )
 
         return pages(send, call, query, limit, keep)
@@ -271,6 +274,7 @@ class Operations:
         max_poll_interval: float = 30.0,
         retry: RetryPolicy | None = None,
         trace_attributes: Mapping[str, Any] | None = None,
+        context: CallContext | None = None,
     ) -> Operation:
         """Block until ``name`` is done and return it; never waits past ``timeout`` seconds.
 
@@ -290,7 +294,8 @@ class Operations:
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
         check_poll(poll_interval, max_poll_interval)
         return wait_for(
-            self, op_name, seconds, poll_interval, max_poll_interval, retry, trace_attributes
+            self, op_name, seconds, poll_interval, max_poll_interval, retry, trace_attributes,
+            context,
         )
 
     def cancel_many(

@@ -1,30 +1,49 @@
-"""The middleware pipeline: ``Middleware``, ``Handler``, and the two-phase ``Stack``.
+"""The middleware pipeline: ``Middleware``, ``Handler``, the two-phase ``Stack`` and its
+built form, the ``Pipeline``.
 
 A middleware is any callable ``(request, call_next) -> Response``. The stack has two
 phases split by the retry stage::
 
-    call phase (once per logical call)      attempt phase (once per HTTP attempt)
-    tracing → idempotency → [call] → retry → auth → [attempt] → check → transport
+    call phase (once per logical call)      attempt phase (once per pass of retry)
+    tracing → idempotency → [call] → retry → auth → [attempt] → check → http-tracing → transport
 
-The first entry is the outermost. An entry without an anchor goes at the end of its phase,
-in front of that phase's *closing* entry (``retry`` for the call phase, ``check`` for the
-attempt phase), which is where the diagram puts plugins. ``before=`` / ``after=`` place an
-entry next to a named one; the anchor must exist and be in the same phase.
+The first entry is the outermost. The built-in ``retry`` and ``check`` stages *close*
+their phase: an entry without an anchor goes at the end of its phase, in front of that
+phase's closing stage, which is where the diagram puts plugins. ``before=`` / ``after=``
+place an entry next to a named one; the anchor must exist and be in the same phase.
 
-A :class:`Stack` is an immutable description; :meth:`Stack.build` resolves it once into a
+A :class:`Stack` is an immutable description: ``add``, ``replace`` and ``without`` return
+new stacks. :meth:`Stack.build` resolves it once around a transport into a
 :class:`Pipeline`, a frozen chain of handlers that is safe to call from many threads.
+
+Every stage that is not one of eemw's own stage classes (an inline stage, a replacement,
+a plugin) is guarded: an exception other than an :class:`~eemw.EemwError` that escapes it
+becomes a :class:`MiddlewareError` (a :class:`~eemw.PluginError` for a plugin) naming the
+stage, and so does returning something that is not a :class:`Response`. Errors that merely
+pass through a stage on their way up are never blamed on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ._errors import EemwError, PluginError, UsageError
 from ._http import Request, Response
 
-__all__ = ["Entry", "Handler", "Middleware", "Phase", "Pipeline", "Stack", "StackError"]
+__all__ = [
+    "Closeable",
+    "Entry",
+    "Handler",
+    "Middleware",
+    "MiddlewareError",
+    "Phase",
+    "Pipeline",
+    "Stack",
+    "StackError",
+    "as_entry",
+]
 
 Phase = Literal["call", "attempt"]
 _PHASES: tuple[Phase, ...] = ("call", "attempt")
@@ -45,20 +64,43 @@ class Middleware(Protocol):
     def __call__(self, request: Request, call_next: Handler, /) -> Response: ...
 
 
+@runtime_checkable
+class Closeable(Protocol):
+    """A stage that holds a resource (a file, a pool, a thread) and releases it on ``close``.
+
+    ``close`` MUST release what the stage holds, MUST be safe to call more than once, and
+    SHOULD NOT raise. :meth:`eemw.Client.close` calls it on the stages the client created
+    (the built-in ones and those of plugins), innermost first.
+    """
+
+    def close(self) -> None: ...
+
+
 class StackError(UsageError):
     """A stack cannot be built: a duplicate name, a missing anchor, or a bad phase."""
 
 
+class MiddlewareError(EemwError):
+    """A stage raised something other than an :class:`EemwError`, or returned a non-Response.
+
+    ``stage`` names it; the original exception is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, stage: str | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A named middleware and its placement. ``plugin`` names the distribution, if any."""
+    """A named middleware and its placement. ``plugin`` names the distribution, if any
+    (set by the plugin loader)."""
 
     name: str
     middleware: Middleware
     phase: Phase
     before: str | None = None
     after: str | None = None
-    closing: bool = False
     plugin: str | None = None
 
     def __post_init__(self) -> None:
@@ -77,26 +119,56 @@ class Entry:
         return f"plugin from {self.plugin}" if self.plugin else _origin(self.middleware)
 
 
-def _fits(entries: list[Entry], position: int, phase: Phase) -> bool:
+def as_entry(item: object) -> Entry:
+    """``item`` as a stack entry: an :class:`Entry` as it is, or a plain named callable as
+    an attempt-phase entry named after it. Anything else is a :class:`StackError` saying how
+    to wrap it."""
+    if isinstance(item, Entry):
+        return item
+    name = getattr(item, "__name__", None)
+    if callable(item) and isinstance(name, str) and name.isidentifier():
+        return Entry(name, item, "attempt")
+    what = repr(item) if len(repr(item)) <= 60 else type(item).__name__
+    problem = "has no usable name" if callable(item) else "is not callable"
+    raise StackError(
+        f"middleware {what} {problem}: pass eemw.Entry('my-stage', middleware, 'attempt') "
+        "(or phase 'call', with before=/after= to place it), or a named function "
+        "(request, call_next) -> Response"
+    )
+
+
+def _fits(entries: list[Entry], position: int, phase: Phase, closing: frozenset[str]) -> bool:
     """Whether ``position`` lies inside ``phase``: call entries never follow the call phase's
     closing stage (they would run once per attempt), attempt entries never precede a call one.
     """
     before = entries[position - 1] if position > 0 else None
     after = entries[position] if position < len(entries) else None
     if phase == "call":
-        return before is None or (before.phase == "call" and not before.closing)
+        return before is None or (before.phase == "call" and before.name not in closing)
     return after is None or after.phase == "attempt"
 
 
 class Stack:
-    """An immutable, ordered description of a pipeline. ``add`` returns a new stack."""
+    """An immutable, ordered description of a pipeline. ``add``, ``replace`` and
+    ``without`` return a new stack."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_closing", "_entries")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._entries: tuple[Entry, ...] = ()
+        self._closing: frozenset[str] = frozenset()
         for entry in entries:
             self._entries = self._with(entry)
+
+    @classmethod
+    def _builtin(cls, entries: Iterable[Entry], closing: Iterable[str]) -> Stack:
+        """eemw's own layout, as given: the ``closing`` stages end their phase."""
+        return cls.__new__(cls)._copy(tuple(entries), frozenset(closing))
+
+    def _copy(self, entries: tuple[Entry, ...], closing: frozenset[str]) -> Stack:
+        new = Stack.__new__(Stack)
+        new._entries, new._closing = entries, closing
+        return new
 
     def add(
         self,
@@ -114,10 +186,35 @@ class Stack:
         """
         return self.add_entry(Entry(name, middleware, phase, before, after))
 
-    def add_entry(self, entry: Entry) -> Stack:
-        new = Stack.__new__(Stack)
-        new._entries = self._with(entry)
-        return new
+    def add_entry(self, entry: Entry | Middleware) -> Stack:
+        """A copy with ``entry`` placed (a plain named callable: see :func:`as_entry`)."""
+        return self._copy(self._with(as_entry(entry)), self._closing)
+
+    def replace(self, name: str, middleware: Middleware) -> Stack:
+        """A copy where the stage ``name`` is ``middleware``, in the same place and role.
+
+        A replaced built-in stage keeps its place (``retry`` still closes the call phase);
+        being your code, it is guarded (an exception escaping it is a
+        :class:`MiddlewareError`).
+        """
+        old = self._get(name)
+        if not callable(middleware):
+            raise StackError(f"the replacement for stage {name!r} must be callable")
+        new = Entry(old.name, middleware, old.phase, old.before, old.after)
+        entries = tuple(new if e.name == name else e for e in self._entries)
+        return self._copy(entries, self._closing)
+
+    def without(self, name: str) -> Stack:
+        """A copy without the named entry (raises :class:`StackError` if it is absent)."""
+        self._get(name)
+        entries = tuple(e for e in self._entries if e.name != name)
+        return self._copy(entries, self._closing - {name})
+
+    def _get(self, name: str) -> Entry:
+        for entry in self._entries:
+            if entry.name == name:
+                return entry
+        raise StackError(f"no stage named {name!r} in {self.names()}")
 
     def _with(self, entry: Entry) -> tuple[Entry, ...]:
         entries = list(self._entries)
@@ -136,7 +233,7 @@ class Stack:
                     f"the stack {self.names()}"
                 )
             position = index if entry.before else index + 1
-            if not _fits(entries, position, entry.phase):
+            if not _fits(entries, position, entry.phase, self._closing):
                 where = "before" if entry.before else "after"
                 raise StackError(
                     f"stage {entry.name!r} ({entry.phase} phase) cannot go {where} {anchor!r}: "
@@ -145,7 +242,7 @@ class Stack:
                 )
             return position
         same = [i for i, e in enumerate(entries) if e.phase == entry.phase]
-        closing = [i for i in same if entries[i].closing]
+        closing = [i for i in same if entries[i].name in self._closing]
         if closing:
             return closing[0]
         if same:
@@ -160,14 +257,6 @@ class Stack:
 
     def names(self) -> list[str]:
         return [e.name for e in self._entries]
-
-    def without(self, name: str) -> Stack:
-        """A copy without the named entry (raises :class:`StackError` if it is absent)."""
-        if name not in self.names():
-            raise StackError(f"no stage named {name!r} in {self.names()}")
-        new = Stack.__new__(Stack)
-        new._entries = tuple(e for e in self._entries if e.name != name)
-        return new
 
     def describe(self) -> str:
         """The resolved order as text, one stage per line, outermost first."""
@@ -201,24 +290,31 @@ def _origin(middleware: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def _own(entry: Entry) -> bool:
+    """Whether the stage is one of eemw's own (a built-in stage class), trusted to raise only
+    eemw errors: those are the only ones left unguarded."""
+    return entry.plugin is None and type(entry.middleware).__module__.startswith("eemw.")
+
+
 def _link(entry: Entry, call_next: Handler) -> Handler:
     # Built once per stack, so a call pays one closure call per stage and nothing else.
+    if not _own(entry):
+        return _guarded(entry, call_next)
     middleware = entry.middleware
-    if entry.plugin is None:
 
-        def handler(request: Request) -> Response:
-            return middleware(request, call_next)
+    def handler(request: Request) -> Response:
+        return middleware(request, call_next)
 
-        return handler
-    return _guarded(entry, call_next)
+    return handler
 
 
 def _guarded(entry: Entry, call_next: Handler) -> Handler:
-    middleware, name, dist = entry.middleware, entry.name, entry.plugin
+    middleware, name = entry.middleware, entry.name
+    who = f"plugin {name!r} (from {entry.plugin})" if entry.plugin else f"stage {name!r}"
 
     def handler(request: Request) -> Response:
-        # Errors raised further down the stack pass through the plugin's frame too; they
-        # are recorded here so they are re-raised as they are, not blamed on the plugin.
+        # Errors raised further down the stack pass through the stage's frame too; they
+        # are recorded here so they are re-raised as they are, not blamed on the stage.
         passed_up: list[BaseException] = []
 
         def next_stage(req: Request) -> Response:
@@ -231,28 +327,26 @@ def _guarded(entry: Entry, call_next: Handler) -> Handler:
         try:
             response = middleware(request, next_stage)
         except EemwError as exc:
-            if exc.plugin is None and not any(exc is seen for seen in passed_up):
-                _blame(exc, name, dist)
+            if entry.plugin and exc.plugin is None and not any(exc is s for s in passed_up):
+                _blame(exc, name, entry.plugin)
             raise
         except Exception as exc:
             if any(exc is seen for seen in passed_up):
                 raise
-            raise PluginError(
-                f"plugin {name!r} (from {dist}) raised {type(exc).__name__} while handling "
-                f"{request.call.label}: {exc}",
-                plugin=name,
-                distribution=dist,
-            ) from exc
+            raise _failure(entry, f"{who} raised {type(exc).__name__} while handling "
+                           f"{request.call.label}: {exc}") from exc
         if not isinstance(response, Response):
-            raise PluginError(
-                f"plugin {name!r} (from {dist}) returned {type(response).__name__} instead of "
-                f"an eemw.Response while handling {request.call.label}",
-                plugin=name,
-                distribution=dist,
-            )
+            raise _failure(entry, f"{who} returned {type(response).__name__} instead of an "
+                           f"eemw.Response while handling {request.call.label}")
         return response
 
     return handler
+
+
+def _failure(entry: Entry, message: str) -> EemwError:
+    if entry.plugin:
+        return PluginError(message, plugin=entry.name, distribution=entry.plugin)
+    return MiddlewareError(message, stage=entry.name)
 
 
 def _blame(error: EemwError, plugin: str, distribution: str | None) -> None:

@@ -14,13 +14,13 @@ from ._errors import (
     AbortedError,
     AlreadyExistsError,
     ApiError,
-    CancelledError,
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
     OutOfRangeError,
     PermissionDeniedError,
+    RequestCancelledError,
     ResourceExhaustedError,
     ServerDeadlineExceededError,
     UnauthenticatedError,
@@ -44,7 +44,7 @@ class RpcCode:
 RPC_CODES: Mapping[str, RpcCode] = MappingProxyType({
     c.name: c
     for c in (
-        RpcCode("CANCELLED", 1, 499, CancelledError),
+        RpcCode("CANCELLED", 1, 499, RequestCancelledError),
         RpcCode("UNKNOWN", 2, 500, InternalError),
         RpcCode("INVALID_ARGUMENT", 3, 400, InvalidArgumentError),
         RpcCode("DEADLINE_EXCEEDED", 4, 504, ServerDeadlineExceededError),

@@ -27,6 +27,7 @@ from ._http import Call
 from ._models import Operation, OperationName
 
 if TYPE_CHECKING:
+    from ._keys import CallContext
     from ._operations import Operations
     from .middleware.retry import RetryPolicy
 
@@ -44,6 +45,7 @@ def wait_for(
     max_poll_interval: float,
     retry: RetryPolicy | None,
     attributes: Mapping[str, Any] | None,
+    context: CallContext | None = None,
 ) -> Operation:
     """See :meth:`Operations.wait`; the arguments are already validated."""
     client = ops.client
@@ -58,7 +60,7 @@ def wait_for(
         if left <= 0:
             raise _wait_timeout(name, seconds, last) from failure
         try:
-            last, use_wait = _wait_once(ops, name, left, use_wait, retry, attributes)
+            last, use_wait = _wait_once(ops, name, left, use_wait, retry, attributes, context)
             failure = None
         except DeadlineExceededError as error:
             raise _wait_timeout(name, seconds, last) from error
@@ -83,6 +85,7 @@ def _wait_once(
     use_wait: bool,
     retry: RetryPolicy | None,
     attributes: Mapping[str, Any] | None,
+    context: CallContext | None,
 ) -> tuple[Operation, bool]:
     """One look at ``name`` (``:wait``, else ``get``), and whether to use ``:wait`` next."""
     client = ops.client
@@ -92,21 +95,24 @@ def _wait_once(
         server_wait = min(left - min(1.0, left / 10), _MAX_SERVER_WAIT)
         if server_wait < _MIN_SERVER_WAIT:
             # Too little time left to ask the server to hold: one last look instead.
-            return ops.get(name, timeout=left, retry=retry, trace_attributes=attributes), True
+            return ops.get(
+                name, timeout=left, retry=retry, trace_attributes=attributes, context=context
+            ), True
         try:
             response = client.send(
                 Call("wait", name.project, client.api_version, name.name),
                 "POST", name.path(client.api_version) + ":wait",
                 # Rounded down: "0.001s" for 0.0009 s left would ask for more than there is.
                 body={"timeout": f"{math.floor(server_wait * 1000) / 1000:.3f}s"},
-                timeout=left, retry=retry, trace_attributes=attributes,
+                timeout=left, retry=retry, trace_attributes=attributes, context=context,
             )
             return Operation.from_wire(response.json()), True
         except (UnimplementedError, NotFoundError) as error:
             if isinstance(error, NotFoundError) and error.from_envelope:
                 raise  # the service itself says the operation does not exist
             # No :wait here (this server, version or front end): poll with get.
-    return ops.get(name, timeout=left, retry=retry, trace_attributes=attributes), False
+    op = ops.get(name, timeout=left, retry=retry, trace_attributes=attributes, context=context)
+    return op, False
 
 
 def _wait_timeout(

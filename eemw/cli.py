@@ -7,13 +7,15 @@
     eemw [global options] operations cancel NAME|ID… | --all [--state …] [--dry-run] [--yes]
     eemw [global options] operations wait NAME|ID… [--timeout S]
     eemw [global options] operations watch [NAME|ID…] [--state S,…] [--type T,…] [--until S]
-    eemw [global options] operations delete NAME|ID
+    eemw [global options] operations delete NAME|ID [--dry-run] [--yes]
     eemw [global options] stack | plugins
+    eemw completion bash|zsh
     eemw emulator [--port P] [--seed-operations N] [--frozen-clock] [--quota-qps R] …
     eemw demo
 
-Exit codes: 0 success, 1 API error (or every operation of the command failed), 2 usage
-error (nothing was sent), 3 partial failure of a bulk command, 130 interrupted. ``eemw
+Exit codes: 0 success, 1 API error (or every operation of the command failed, or a
+confirmation was declined), 2 usage error (nothing was sent), 3 partial failure of a bulk
+command, 130 interrupted. ``eemw
 emulator`` exits 0 on Ctrl-C or SIGTERM: that is how a foreground server normally ends.
 
 Parsing uses argparse; output uses rich (the ``cli`` extra), imported only once ``main``
@@ -27,6 +29,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from ._cli.seed import DEMO_OPERATIONS
@@ -78,11 +81,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ._cli.output import Output, clean
-    from ._cli.session import Settings, show_audit_records
+    from ._cli.session import Settings, show_log_records
 
     settings = Settings.from_args(args)
     out = Output(settings.json)
-    show_audit_records()
+    show_log_records()
     try:
         code: int = args.handler(args, settings, out)
     except KeyboardInterrupt:
@@ -130,19 +133,43 @@ def _global_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``eemw`` argument parser (exposed for documentation and tests)."""
-    from ._cli import commands, watch
-    from .emulator._cli import add_arguments as add_emulator_arguments
+    from ._cli import commands
 
     common = _global_options()
     parser = argparse.ArgumentParser(
         prog="eemw", parents=[common],
         description="Operate Earth Engine long-running operations (tasks).",
-        epilog="exit codes: 0 success, 1 API error, 2 usage error, 3 partial failure, "
-        "130 interrupted (but 0 when Ctrl-C stops `eemw emulator`)",
+        epilog="exit codes: 0 success, 1 API error or declined confirmation, 2 usage error, "
+        "3 partial failure, 130 interrupted (but 0 when Ctrl-C stops `eemw emulator`)",
     )
     parser.add_argument("--version", action="version", version=f"eemw {__version__}")
     parser.set_defaults(help_parser=parser)
     top = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    _operations_commands(top, common)
+
+    p = top.add_parser("stack", parents=[common],
+                       help="print the resolved middleware order, with phases")
+    p.set_defaults(handler=commands.stack)
+    p = top.add_parser("plugins", parents=[common], help="list installed and enabled plugins")
+    p.set_defaults(handler=commands.plugins)
+    _emulator_command(top)
+
+    p = top.add_parser("demo", help="run the demo (what `make demo` runs)")
+    p.set_defaults(handler=commands.demo)
+
+    p = top.add_parser(
+        "completion", help="print a shell completion script (bash or zsh)",
+        description="Print a completion script: eval \"$(eemw completion bash)\" in ~/.bashrc "
+        "(zsh: eval \"$(eemw completion zsh)\" in ~/.zshrc).",
+    )
+    p.add_argument("shell", choices=("bash", "zsh"))
+    p.set_defaults(handler=commands.completion)
+    return parser
+
+
+def _operations_commands(top: Any, common: argparse.ArgumentParser) -> None:
+    from ._cli import changes, commands, watch
 
     ops = top.add_parser("operations", aliases=["ops"], parents=[common],
                          help="get, list, cancel, wait on and delete operations")
@@ -172,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="list what would be cancelled; send nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(handler=commands.cancel)
+    p.set_defaults(handler=changes.cancel)
 
     p = verbs.add_parser("wait", parents=[common], help="wait until operations are done")
     p.add_argument("names", nargs="+", metavar="NAME|ID")
@@ -183,15 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch.add_parser(verbs, common, _seconds)
 
-    p = verbs.add_parser("delete", parents=[common], help="delete an operation's record")
+    p = verbs.add_parser(
+        "delete", parents=[common], help="delete an operation's record",
+        description="Delete an operation's record (the task itself is not cancelled). Asks "
+        "for confirmation on a terminal; elsewhere it needs --yes.",
+    )
     p.add_argument("name", metavar="NAME|ID")
-    p.set_defaults(handler=commands.delete)
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what would be deleted; send nothing but a get")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(handler=changes.delete)
 
-    p = top.add_parser("stack", parents=[common],
-                       help="print the resolved middleware order, with phases")
-    p.set_defaults(handler=commands.stack)
-    p = top.add_parser("plugins", parents=[common], help="list installed and enabled plugins")
-    p.set_defaults(handler=commands.plugins)
+
+def _emulator_command(top: Any) -> None:
+    from ._cli import commands
+    from .emulator._cli import add_arguments as add_emulator_arguments
 
     p = top.add_parser(
         "emulator", help="run the local emulator until interrupted",
@@ -201,10 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_emulator_arguments(p)
     p.set_defaults(handler=commands.emulator)
-
-    p = top.add_parser("demo", help="run the demo (what `make demo` runs)")
-    p.set_defaults(handler=commands.demo)
-    return parser
 
 
 def _selection(p: argparse.ArgumentParser, default_states: str | None = None) -> None:

@@ -12,10 +12,11 @@ __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_US
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-"""An API or transport error, or every operation of the command failed."""
+"""An API or transport error, every operation of the command failed, or a confirmation
+was declined."""
 EXIT_USAGE = 2
 """Bad arguments or configuration: nothing was sent."""
 EXIT_PARTIAL = 3
 """A bulk command finished but some of its operations failed."""
 EXIT_INTERRUPTED = 130
-"""Ctrl-C, or a declined confirmation."""
+"""Ctrl-C."""

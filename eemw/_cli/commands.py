@@ -1,5 +1,7 @@
 """One function per command: ``(args, settings, out) -> exit code``.
 
+The commands that change the server (``cancel``, ``delete``) live in :mod:`.changes`.
+
 Errors are raised, not printed: :func:`eemw.cli.main` turns them into one line on stderr
 and an exit code. Bulk commands (cancel, wait) decide their own code from their results.
 """
@@ -8,24 +10,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from rich.progress import Progress, TaskID
-from rich.prompt import Confirm
 from rich.text import Text
 
 from .._errors import NotFoundError, UsageError
 from .._models import Operation, OperationName
 from .._operations import Operations
 from .._plugins import enabled_names, installed_plugins
-from .._results import CancelResult, WaitResult
+from .._results import WaitResult
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from .output import (
     Output,
-    cancel_record,
-    cancel_table,
     clean,
     operation_detail,
     operation_record,
@@ -40,12 +38,8 @@ from .output import (
 )
 from .session import Settings, check_project, is_loopback, open_client
 
-__all__ = [
-    "cancel", "delete", "demo", "emulator", "get", "list_", "plugins", "stack", "wait",
-]
+__all__ = ["completion", "demo", "emulator", "get", "list_", "plugins", "stack", "wait"]
 
-DEFAULT_CANCEL_STATES = ("PENDING", "RUNNING")
-_CANCEL_OUTCOMES = ("cancelled", "already_done", "not_found", "error")
 _Update = Callable[[Operation, dict[str, Operation]], None]
 # Past this many operations `wait` shows one overall bar instead of one bar each.
 _MAX_BARS = 10
@@ -83,7 +77,7 @@ def _summary(counts: Counter[str], order: Sequence[str]) -> str:
     return ", ".join(parts) or "nothing"
 
 
-# -- operations get / list / delete --------------------------------------------------------
+# -- operations get / list --------------------------------------------------------------
 
 
 def get(args: argparse.Namespace, settings: Settings, out: Output) -> int:
@@ -117,121 +111,6 @@ def list_(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         out.show(operations_table(found, title=f"projects/{project}/operations", wide=out.wide))
     out.show(Text(_count(found), style="dim"))
     return EXIT_OK
-
-
-def delete(args: argparse.Namespace, settings: Settings, out: Output) -> int:
-    with open_client(settings) as client:
-        name = OperationName.parse(args.name, client.project).name
-        client.operations.delete(name)
-    if out.json:
-        out.record({"name": name, "outcome": "deleted"})
-    else:
-        out.show(Text(f"deleted {name}"))
-    return EXIT_OK
-
-
-# -- operations cancel ---------------------------------------------------------------------
-
-
-def cancel(args: argparse.Namespace, settings: Settings, out: Output) -> int:
-    if bool(args.names) == args.all:
-        raise UsageError("give the operations to cancel, or --all (not both)")
-    if (args.state or args.type) and not args.all:
-        raise UsageError("--state and --type select operations for --all only")
-    if args.all and not (args.dry_run or args.yes or sys.stdin.isatty()):
-        raise UsageError(
-            "refusing to cancel every matching operation without confirmation: pass --yes "
-            "(or --dry-run to list what would be cancelled)"
-        )
-    with open_client(settings) as client:
-        targets: list[Operation] | None = None
-        if args.all:
-            project = check_project(client)
-            states = _upper(args.state) or list(DEFAULT_CANCEL_STATES)
-            targets = list(client.operations.list(
-                state=states, type=_upper(args.type) or None
-            ))
-            names = [op.name for op in targets]
-        else:
-            names = _names(args.names, client.project)
-        if args.dry_run:
-            return _dry_run(out, names, targets)
-        if not names:
-            _say(out, "nothing to cancel")
-            return EXIT_OK
-        if targets is not None and not args.yes and not _confirm(out, targets, project):
-            _say(out, "nothing cancelled")
-            return EXIT_INTERRUPTED
-        return _cancel_all(client.operations, names, out)
-
-
-def _say(out: Output, text: str) -> None:
-    if not out.json:
-        out.note(text, style="")
-
-
-def _dry_run(out: Output, names: list[str], targets: list[Operation] | None) -> int:
-    if out.json:
-        for name in names:
-            out.record(cancel_record(name, "would_cancel"))
-        return EXIT_OK
-    if targets:
-        out.show(operations_table(targets, title="Would cancel:", wide=out.wide))
-    elif names:
-        out.show(Text("Would cancel:\n" + "\n".join(f"  {n}" for n in names)))
-    out.show(Text(f"dry run: {_count(names)} would be cancelled; nothing was sent",
-                  style="dim"))
-    return EXIT_OK
-
-
-def _confirm(out: Output, targets: list[Operation], project: str) -> bool:
-    if not out.json:
-        out.show(operations_table(targets, title="About to cancel:", wide=out.wide))
-    try:
-        return Confirm.ask(
-            f"Cancel {_count(targets)} in project {project}?", console=out.err, default=False
-        )
-    except EOFError:
-        return False
-
-
-def _cancel_all(operations: Operations, names: list[str], out: Output) -> int:
-    done: list[CancelResult] = []
-    lock = threading.Lock()
-    try:
-        if not out.json:
-            out.note(f"cancelling {_count(names)} (Ctrl-C to stop)…")
-        with out.progress() as progress:
-            task = progress.add_task("cancelling", total=len(names))
-
-            def on_result(result: CancelResult) -> None:
-                with lock:
-                    done.append(result)
-                progress.advance(task)
-                if out.json:
-                    out.record(cancel_record(result.name, result.outcome, result.error))
-
-            results = operations.cancel_many(names, on_result=on_result)
-    except KeyboardInterrupt:
-        return _cancel_interrupted(out, done, len(names))
-    if not out.json:
-        out.show(cancel_table(results))
-        counts = Counter[str](r.outcome for r in results)
-        out.show(Text(_summary(counts, _CANCEL_OUTCOMES)))
-    return _exit_code(sum(r.ok for r in results), len(results))
-
-
-def _cancel_interrupted(out: Output, done: list[CancelResult], total: int) -> int:
-    if not out.json and done:
-        out.show(cancel_table(done))
-    counts = Counter[str](r.outcome for r in done)
-    out.note(
-        f"interrupted: {len(done)} of {total} cancels finished "
-        f"({_summary(counts, _CANCEL_OUTCOMES)}); "
-        f"{total - len(done)} not sent or not confirmed",
-        style="bold",
-    )
-    return EXIT_INTERRUPTED
 
 
 # -- operations wait -----------------------------------------------------------------------
@@ -356,8 +235,10 @@ def plugins(args: argparse.Namespace, settings: Settings, out: Output) -> int:
             out.record(record)
     elif records:
         out.show(plugins_table(records))
-        out.show(Text("enable with --plugins NAME[,NAME] or EEMW_PLUGINS=NAME[,NAME]",
-                      style="dim"))
+        idle = ",".join(name for name in installed if name not in enabled)
+        if idle:
+            out.show(Text(f"enable with --plugins {idle} or EEMW_PLUGINS={idle} (or some of "
+                          "them)", style="dim"))
     else:
         out.show(Text("no plugins installed (entry-point group eemw.middleware)"))
     if missing:
@@ -387,6 +268,15 @@ def emulator(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         run(emu, args)
     except OSError as error:
         raise UsageError(f"cannot write {error.filename}: {error.strerror or error}") from error
+    return EXIT_OK
+
+
+def completion(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    """Print the completion script for ``args.shell``; the parser is its only source."""
+    from ..cli import build_parser
+    from .completion import script
+
+    sys.stdout.write(script(build_parser(), args.shell))
     return EXIT_OK
 
 

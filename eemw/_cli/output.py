@@ -127,7 +127,16 @@ class Output:
             sys.stdout.flush()
 
     def show(self, renderable: RenderableType) -> None:
-        self.console.print(renderable)
+        if self.console.is_terminal:
+            self.console.print(renderable)
+            return
+        # Piped, a table's padding would end lines in spaces a script then has to strip.
+        with self.console.capture() as captured:
+            self.console.print(renderable)
+        lines = captured.get().splitlines()
+        with self._lock:
+            sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
+            sys.stdout.flush()
 
     @property
     def gone(self) -> bool:

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,12 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMULATOR_PROJECT", "SetupError", "Settings", "is_loopback", "open_client",
-    "show_audit_records",
+    "show_log_records",
 ]
 
 EMULATOR_PROJECT = "demo"
-AUDIT_LOGGER = "eemw.audit"
-"""Where the eemw-audit plugin logs its records unless told otherwise."""
 
 class SetupError(UsageError):
     """The global options cannot make a client (bad credentials file, unknown plugin, …)."""
@@ -167,23 +164,19 @@ def check_project(client: Client) -> str:
     return client.project
 
 
-def show_audit_records() -> None:
-    """Write the audit plugin's log records to stderr, as the JSON lines they are.
+def show_log_records() -> None:
+    """Show INFO records on stderr, one message a line, when logging is not configured.
 
-    Only when nothing else would show them: the logger (``eemw.audit``, or the one
-    ``EEMW_PLUGIN_AUDIT_LOGGER`` names) has no handler and logging is not configured (the
-    root logger has none). Without this, a command with ``--plugins audit`` would write
-    its audit trail nowhere: INFO records of an unconfigured logger are dropped.
+    A plugin that reports through logging (an audit trail) would otherwise write nowhere
+    from a command: Python drops INFO records while no handler is set up. The command
+    never names a plugin or its logger; a program that configured logging keeps its own
+    handlers, untouched.
     """
-    if logging.getLogger().handlers:
+    root = logging.getLogger()
+    if root.handlers:
         return
-    names = {AUDIT_LOGGER, os.environ.get("EEMW_PLUGIN_AUDIT_LOGGER") or AUDIT_LOGGER}
-    for name in names:
-        logger = logging.getLogger(name)
-        if logger.handlers:
-            continue
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)

@@ -35,6 +35,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ from .._errors import (
 from .._http import CallKind, ContextKey, Request, Response
 from .._net import is_loopback, secs
 from .._pipeline import Handler
-from .._redact import install_log_filters
+from .._redact import install_log_filters, redact_url
 from .._tokens import refresh_within
 
 if TYPE_CHECKING:
@@ -73,14 +74,14 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_SCOPES: tuple[str, ...] = (EARTHENGINE_SCOPE, CLOUD_PLATFORM_SCOPE)
 """What every Earth Engine operations call accepts; the first is the one injected."""
 
-REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
+REQUIRED_SCOPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     kind: DEFAULT_SCOPES for kind in get_args(CallKind)
-}
+})
 """Per call kind, the scopes of which a token needs at least one; the first is injected.
 
-The auth stage reads this table on every call (a kind missing from it falls back to
-:data:`DEFAULT_SCOPES`), so a plugin may replace an entry, e.g.
-``REQUIRED_SCOPES["cancel"] = (MY_SCOPE,)``, before or after a client is built.
+The read-only default table (a kind missing from a table falls back to
+:data:`DEFAULT_SCOPES`). A client takes its own: ``Client(scopes={**REQUIRED_SCOPES,
+"cancel": (MY_SCOPE,)})``, passed to its auth stage as ``required_scopes``.
 """
 
 CALLER_AUTHORIZED: ContextKey[bool] = ContextKey("eemw.caller_authorized", False)
@@ -354,6 +355,12 @@ class Auth:
             f"Auth(credentials={type(self._credentials).__name__}, "
             f"quota_project={self._quota_project!r})"
         )
+
+
+def _token_url(credentials: object) -> str:
+    """`` <url>`` of the credentials' token endpoint, when they name one (never a secret)."""
+    url = getattr(credentials, "token_uri", None) or getattr(credentials, "_token_uri", None)
+    return f" {redact_url(url)}" if isinstance(url, str) and url else ""
 
 
 def _usable_token(credentials: ga_credentials.Credentials, stale: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """The check stage: every response becomes either a checked value or a typed error.
 
 Non-2xx responses become the :class:`~eemw.ApiError` subclass of their RPC code (from the
-one table, :data:`~eemw.RPC_CODES`), with the envelope's message, ``ErrorInfo`` reason,
+one table, :data:`~eemw.errors.RPC_CODES`), with the envelope's message, ``ErrorInfo`` reason,
 details and the delay the server asked for (``RetryInfo.retryDelay``, else
 ``Retry-After``). The HTTP status decides whether the error is the client's (4xx) or the
 server's (5xx); the envelope's ``status`` refines the type within that family, and an

@@ -154,7 +154,7 @@ RETRY_POLICY: ContextKey[RetryPolicy | None] = ContextKey("eemw.retry_policy", N
 class Retry:
     """The retry middleware: the last stage of the call phase, above every attempt.
 
-    Reads the call's deadline (:data:`~eemw.DEADLINE`), whether its idempotency key is
+    Reads the call's deadline (:data:`~eemw.keys.DEADLINE`), whether its idempotency key is
     trusted (:data:`KEY_HONOURED`) and a per-call policy (:data:`RETRY_POLICY`) from the
     request context. Keeps no per-call state on itself, so one instance serves many
     threads; only the shared :class:`RetryBudget` changes.

@@ -4,16 +4,17 @@ Two halves:
 
 * :class:`Tracing`, the outermost stage, opens one INTERNAL span per logical call, named
   after it (``eemw operations.cancel``), and records the call duration histogram.
-* :meth:`Tracing.attempts` wraps the transport itself, so each HTTP attempt gets one CLIENT
-  span that measures exactly the exchange, per the stable HTTP client semantic conventions.
-  It injects the trace context into the attempt's headers and suppresses HTTP
-  auto-instrumentation (requests, urllib3) underneath, so no attempt gets a second span.
+* :class:`HttpTracing` (``Tracing.http()``), the ``http-tracing`` stage right above the
+  transport, gives each HTTP send one CLIENT span that measures exactly the exchange, per
+  the stable HTTP client semantic conventions. It injects the trace context into the
+  request's headers and suppresses HTTP auto-instrumentation (requests, urllib3)
+  underneath, so no send gets a second span. Being a stage, it shows in ``describe()``.
 
 Spans and their attributes
 --------------------------
 Call span ``eemw operations.<kind>`` (INTERNAL): ``eemw.call`` (``operations.get``),
 ``eemw.project``, ``eemw.api_version``, ``eemw.operation.name`` (the full operation name;
-not on ``list``), then the caller's :data:`~eemw.TRACE_ATTRIBUTES` (eemw's own names win).
+not on ``list``), then the caller's :data:`~eemw.keys.TRACE_ATTRIBUTES` (eemw's own names win).
 A raised error sets status ERROR, ``error.type`` (the exception class name, e.g.
 ``NotFoundError``) and an ``exception`` event. The retry stage adds an ``eemw.retry`` event.
 
@@ -64,7 +65,7 @@ from .._pipeline import Handler
 from .._redact import redact_url
 from .._version import __version__
 
-__all__ = ["Tracing"]
+__all__ = ["HttpTracing", "Tracing"]
 
 if TYPE_CHECKING:
     Attributes = dict[str, AttributeValue]
@@ -140,28 +141,46 @@ class Tracing:
         self._metrics.call(request.call, self._clock() - started, None)
         return response
 
-    def attempts(self, transport: Handler) -> Handler:
-        """``transport`` wrapped so each attempt gets a CLIENT span and trace headers."""
-        tracers, metrics = self._tracers, self._metrics
-
-        def send(request: Request) -> Response:
-            tracer = tracers.current()
-            try:
-                if tracer is None:
-                    response = transport(_with_trace_headers(request, None))
-                else:
-                    response = _send_traced(tracer, transport, request)
-            except BaseException as error:
-                metrics.attempt(request.call, error_type(error))
-                raise
-            status = response.status
-            metrics.attempt(request.call, str(status) if status >= 400 else None)
-            return response
-
-        return send
+    def http(self) -> HttpTracing:
+        """The attempt-phase half: the ``http-tracing`` stage, sharing this stage's tracer
+        and metrics."""
+        return HttpTracing(self._tracers, self._metrics)
 
     def __repr__(self) -> str:
         return "Tracing()"
+
+
+class HttpTracing:
+    """One CLIENT span and one attempt metric per HTTP send (attempt phase, innermost).
+
+    Placed right above the transport (``http-tracing``, after ``check``), so it measures
+    exactly the exchange and sees the raw status. It injects the trace context into the
+    request's headers and suppresses HTTP auto-instrumentation underneath, so no send gets
+    a second span. Made by :meth:`Tracing.http`.
+    """
+
+    __slots__ = ("_metrics", "_tracers")
+
+    def __init__(self, tracers: _Tracers, metrics: Metrics) -> None:
+        self._tracers = tracers
+        self._metrics = metrics
+
+    def __call__(self, request: Request, call_next: Handler) -> Response:
+        tracer = self._tracers.current()
+        try:
+            if tracer is None:
+                response = call_next(_with_trace_headers(request, None))
+            else:
+                response = _send_traced(tracer, call_next, request)
+        except BaseException as error:
+            self._metrics.attempt(request.call, error_type(error))
+            raise
+        status = response.status
+        self._metrics.attempt(request.call, str(status) if status >= 400 else None)
+        return response
+
+    def __repr__(self) -> str:
+        return "HttpTracing()"
 
 
 class _Tracers:
@@ -225,7 +244,7 @@ def _call_traced(tracer: trace.Tracer, request: Request, call_next: Handler) -> 
         span.end()
 
 
-def _send_traced(tracer: trace.Tracer, transport: Handler, request: Request) -> Response:
+def _send_traced(tracer: trace.Tracer, call_next: Handler, request: Request) -> Response:
     sends = request.context.get(_SENDS)
     resend = next(sends) if sends is not None else request.context.get(ATTEMPT)
     method = request.method
@@ -239,7 +258,7 @@ def _send_traced(tracer: trace.Tracer, transport: Handler, request: Request) -> 
         context = otel_context.set_value(_SUPPRESS_HTTP, True, context)
     token = otel_context.attach(context)
     try:
-        response = transport(request)
+        response = call_next(request)
     except BaseException as error:
         if span.is_recording():
             span.set_attribute("error.type", error_type(error))

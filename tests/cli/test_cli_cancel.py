@@ -162,7 +162,7 @@ def test_confirmation_on_a_terminal(
     env = clean_env(TERM="xterm-256color", COLUMNS="120")
 
     code, shown = run_on_tty(argv, b"n\n", env)
-    assert code == 130
+    assert code == 1  # declining is a refusal, not an interruption
     assert "Cancel 2 operations in project demo?" in shown
     assert "nothing cancelled" in shown
     assert cancels_sent(emu) == []

@@ -16,7 +16,7 @@ import eemw
 from eemw.emulator import Emulator
 
 BUILT_IN = [("tracing", "call"), ("idempotency", "call"), ("retry", "call"),
-            ("auth", "attempt"), ("check", "attempt")]
+            ("auth", "attempt"), ("check", "attempt"), ("http-tracing", "attempt")]
 
 
 # -- stack and plugins ---------------------------------------------------------------------
@@ -26,14 +26,14 @@ def test_stack_prints_the_resolved_order_with_phases(run: Run) -> None:
     result = run("stack")  # needs no login: the stack does not depend on credentials
     assert result.code == 0, result.err
     rows = [line.split() for line in result.out.splitlines()[1:]]
-    assert [(r[1], r[2]) for r in rows[:5]] == BUILT_IN
-    assert rows[5][0] == "transport"
+    assert [(r[1], r[2]) for r in rows[:6]] == BUILT_IN
+    assert rows[6][0] == "transport"
 
 
 def test_stack_json(run: Run) -> None:
     records = run("stack", "--json").records()
     assert [(r["name"], r["phase"]) for r in records] == BUILT_IN
-    assert [r["position"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["position"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert all(r["plugin"] is None for r in records)
     assert records[3]["origin"] == "eemw.middleware.auth.Auth"
 
@@ -95,31 +95,37 @@ def test_audit_records_of_the_command_go_to_stderr(cli: Run, emu: Emulator) -> N
     [record] = [json.loads(line) for line in result.err.splitlines() if line.startswith("{")]
     assert (record["call"], record["operation"], record["outcome"]) == (
         "operations.cancel", name, "ok")
-    named = cli("operations", "delete", name,
+    named = cli("operations", "delete", name, "--yes",
                 env=clean_env(EEMW_PLUGINS="audit", EEMW_PLUGIN_AUDIT_LOGGER="acme.audit"))
     assert named.code == 0, named.err
     assert '"call":"operations.delete"' in named.err
 
 
-def test_audit_records_are_left_to_logging_the_program_configured(
+def test_log_records_are_left_to_logging_the_program_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import logging
 
-    from eemw._cli.session import show_audit_records
+    from eemw._cli.session import show_log_records
 
-    audit = logging.getLogger("eemw.audit")
     root = logging.getLogger()
-    monkeypatch.setattr(audit, "handlers", [])
-    monkeypatch.setattr(root, "handlers", [logging.NullHandler()])
-    show_audit_records()
-    assert audit.handlers == []
+    configured = logging.NullHandler()
+    monkeypatch.setattr(root, "handlers", [configured])
+    show_log_records()
+    assert root.handlers == [configured]
     monkeypatch.setattr(root, "handlers", [])
-    monkeypatch.setattr(audit, "level", logging.NOTSET)
-    show_audit_records()
-    [handler] = audit.handlers
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    show_log_records()
+    [handler] = root.handlers
     assert isinstance(handler, logging.StreamHandler)
-    assert audit.getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("acme.audit").getEffectiveLevel() == logging.INFO
+
+
+def test_the_command_never_names_a_plugin_logger() -> None:
+    # The core knows no plugin: the audit trail shows because INFO records do.
+    source = Path(__file__).resolve().parents[2] / "eemw"
+    for path in [source / "cli.py", *(source / "_cli").glob("*.py")]:
+        assert "eemw.audit" not in path.read_text(), path
 
 
 def test_plugins_flags_an_enabled_plugin_that_is_not_installed(run: Run) -> None:

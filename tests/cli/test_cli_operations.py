@@ -190,11 +190,11 @@ def test_no_command_prints_help_and_exits_2(run: Run) -> None:
 
 def test_delete_removes_the_operation(cli: Run, emu: Emulator) -> None:
     name = seed(emu)["done"]
-    result = cli("operations", "delete", name, "--json")
+    result = cli("operations", "delete", name, "--json", "--yes")
     assert result.code == 0, result.err
     assert result.records() == [{"name": name, "outcome": "deleted"}]
     assert emu.operation(name) is None
-    again = cli("operations", "delete", name)
+    again = cli("operations", "delete", name, "--yes")
     assert again.code == 1 and "NOT_FOUND" in again.err
 
 

@@ -23,7 +23,7 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 EXPECTED: dict[str, list[str]] = {
     "quickstart.py": ["get:", "cancel: CANCELLING", "finished SUCCEEDED", "NotFoundError"],
     "custom_middleware.py": [
-        "attempt-log  attempt", "tag          call", "-> UnavailableError", "-> 200",
+        "attempt-log   attempt", "tag           call", "-> UnavailableError", "-> 200",
         "bearer token present: True", "X-Example-Tag=custom-middleware-example",
     ],
     "bulk_cancel.py": ["12 cancelled", "1 already_done", "1 not_found",
@@ -35,6 +35,8 @@ EXPECTED: dict[str, list[str]] = {
                        "export sent 2 times, 1 task started",
                        "earthengine.projects.assets.get            -> NotFoundError",
                        "ee.EEException: The emulator has no answer"],
+    "replace_stages.py": ["__main__.FixedRetry", "team_header  attempt", "attempt 2 got 503",
+                          "is RUNNING", "on every attempt: mapping"],
     "use_plugins.py": ["plugin from eemw-ratelimit", "plugin from eemw-audit",
                        "operations.cancel", "operations.delete", "NOT_FOUND"],
 }

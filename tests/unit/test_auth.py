@@ -147,7 +147,7 @@ def error_response(status: int, rpc: str, message: str, reason: str | None = Non
 def pipeline(auth: Auth, transport: MockTransport) -> Pipeline:
     return Stack([
         Entry("auth", auth, "attempt"),
-        Entry("check", Check(), "attempt", closing=True),
+        Entry("check", Check(), "attempt"),
     ]).build(transport)
 
 
@@ -577,25 +577,10 @@ def test_the_table_is_consulted_for_each_call_kind() -> None:
     assert scopes_of(auth.credentials) == [EARTHENGINE_SCOPE, OTHER_SCOPE]
 
 
-def test_an_extended_module_table_is_honoured_by_an_existing_stage(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    auth = make_auth(service_account_credentials([EARTHENGINE_SCOPE]))
-    before = auth.credentials
-    monkeypatch.setitem(REQUIRED_SCOPES, "cancel", (OTHER_SCOPE,))
-    refreshed: list[list[str]] = []
-
-    def refresh(self: Any, request: Any) -> None:
-        refreshed.append(self.scopes)
-        self.token = "tok-minted"
-        self.expiry = utcnow() + datetime.timedelta(hours=1)
-
-    monkeypatch.setattr(service_account.Credentials, "refresh", refresh)
-    transport = MockTransport(lambda r: respond(r, json={}))
-    pipeline(auth, transport)(make_request("cancel"))
-    assert auth.credentials is not before
-    assert scopes_of(auth.credentials) == [EARTHENGINE_SCOPE, OTHER_SCOPE]
-    assert refreshed == [[EARTHENGINE_SCOPE, OTHER_SCOPE]]
+def test_the_module_table_is_a_read_only_default() -> None:
+    # Scope policy is per client (Client(scopes=...)); no global can change another's.
+    with pytest.raises(TypeError):
+        REQUIRED_SCOPES["cancel"] = (OTHER_SCOPE,)  # type: ignore[index]
 
 
 def scope_403() -> Callable[[Request], Response]:

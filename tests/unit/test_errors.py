@@ -73,8 +73,8 @@ class TestTree:
             and issubclass(getattr(eemw, name), BaseException)
             and not issubclass(getattr(eemw, name), Warning)
         }
-        # StackError lives with the pipeline but is still a UsageError.
-        assert public - drawn == {"StackError", "PluginSettingError"}
+        # StackError and MiddlewareError live with the pipeline.
+        assert public - drawn == {"StackError", "MiddlewareError", "PluginSettingError"}
         assert issubclass(eemw.PluginSettingError, eemw.PluginError)
         assert issubclass(eemw.StackError, eemw.UsageError)
 

@@ -25,7 +25,7 @@ from eemw import (
     StackError,
     UsageError,
 )
-from eemw.testing import respond
+from eemw.testing import MockTransport, respond
 
 NAME = "projects/demo/operations/X"
 TRAIL: ContextKey[tuple[str, ...]] = ContextKey("test.trail", ())
@@ -62,14 +62,11 @@ def marker(label: str, log: list[str] | None = None) -> Middleware:
 
 
 def default_like() -> Stack:
-    """The built-in layout: retry and check close their phases."""
-    return Stack([
-        Entry("tracing", marker("tracing"), "call"),
-        Entry("idempotency", marker("idempotency"), "call"),
-        Entry("retry", marker("retry"), "call", closing=True),
-        Entry("auth", marker("auth"), "attempt"),
-        Entry("check", marker("check"), "attempt", closing=True),
-    ])
+    """A client's own layout (retry and check close their phases), every stage a marker."""
+    stack = eemw.Client("demo", transport=MockTransport(echo)).stack.without("http-tracing")
+    for name in ("tracing", "idempotency", "retry", "auth", "check"):
+        stack = stack.replace(name, marker(name))
+    return stack
 
 
 class TestComposition:
@@ -421,12 +418,13 @@ class TestPluginErrors:
         with pytest.raises(PluginError, match="ValueError"):
             plugin_stack(translate, broken_transport)(make_request())
 
-    def test_non_plugin_entries_are_not_wrapped(self) -> None:
+    def test_an_inline_stages_bug_becomes_a_middleware_error(self) -> None:
         boom = KeyError("missing")
         stack = Stack().add(raising(boom), name="mine")
-        with pytest.raises(KeyError) as info:
+        with pytest.raises(eemw.MiddlewareError, match="stage 'mine' raised KeyError") as info:
             stack.build(echo)(make_request())
-        assert info.value is boom
+        assert info.value.stage == "mine"
+        assert info.value.__cause__ is boom
 
     def test_a_working_plugin_changes_nothing(self) -> None:
         assert plugin_stack(marker("audit"))(make_request()).body == b"outer,audit,inner"

@@ -96,7 +96,9 @@ def client(handler: Callable[[Request], Response], **options: Any) -> eemw.Clien
 
 
 def pipeline(tracing: Tracing, transport: Callable[[Request], Response]) -> eemw.Pipeline:
-    return Stack([Entry("tracing", tracing, "call")]).build(tracing.attempts(transport))
+    return Stack([
+        Entry("tracing", tracing, "call"), Entry("http-tracing", tracing.http(), "attempt"),
+    ]).build(transport)
 
 
 def request(url: str = URL, method: str = "GET", context: Context | None = None) -> Request:
@@ -345,8 +347,11 @@ def test_every_resend_counts_even_one_the_retry_stage_did_not_make(
         return call_next(request)
 
     tracing = Tracing(tracer_provider=provider)
-    stack = Stack([Entry("tracing", tracing, "call"), Entry("twice", send_twice, "attempt")])
-    stack.build(tracing.attempts(ok))(request())
+    stack = Stack([
+        Entry("tracing", tracing, "call"), Entry("twice", send_twice, "attempt"),
+        Entry("http-tracing", tracing.http(), "attempt"),
+    ])
+    stack.build(ok)(request())
     attempts = by_kind(exporter, SpanKind.CLIENT)
     assert [(a.attributes or {}).get("http.request.resend_count") for a in attempts] == [None, 1]
 

@@ -230,7 +230,8 @@ def test_a_limiter_built_with_its_own_clock_and_sleep_keeps_them() -> None:
 def test_without_a_client_the_limiter_uses_the_request_context() -> None:
     clock = FakeClock()
     rl = RateLimiter(1, burst=1)
-    req = request().with_context(eemw.CLOCK, clock.__call__).with_context(eemw.SLEEP, clock.sleep)
+    req = request().with_context(eemw.keys.CLOCK, clock.__call__)
+    req = req.with_context(eemw.keys.SLEEP, clock.sleep)
     rl(req, ok)
     rl(req, ok)
     assert clock.sleeps == pytest.approx([1.0])

@@ -8,10 +8,10 @@ A record is written when the call ends, whatever the outcome, with these fields:
 ``call``             ``operations.cancel`` or ``operations.delete``
 ``operation``        the full operation name
 ``project``          the operation's project
-``identity``         who called, as the credentials report it (:data:`eemw.CALLER_IDENTITY`:
+``identity``         who called, as the credentials report it (:data:`eemw.keys.CALLER_IDENTITY`:
                      a service-account e-mail); only for credentials that report nobody
                      (user credentials, …) the ``identity`` setting, else ``"unknown"``
-``idempotency_key``  the key sent with every attempt (:data:`eemw.IDEMPOTENCY_KEY`)
+``idempotency_key``  the key sent with every attempt (:data:`eemw.keys.IDEMPOTENCY_KEY`)
 ``trace_id``         the current OpenTelemetry trace id (32 hex digits), or ``null``
 ``outcome``          ``"ok"`` or ``"error"``
 ``error_code``       the RPC status (``"FAILED_PRECONDITION"``) or the exception type, or
@@ -162,7 +162,7 @@ class AuditLog:
     ) -> dict[str, Any]:
         """The audit record of ``request``'s call, ended by ``error`` (``None``: ok)."""
         call = request.call
-        identity = request.context.get(eemw.CALLER_IDENTITY) or self.identity or "unknown"
+        identity = request.context.get(eemw.keys.CALLER_IDENTITY) or self.identity or "unknown"
         return {
             "time": self._now().astimezone(timezone.utc).isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
@@ -170,7 +170,7 @@ class AuditLog:
             "operation": call.name,
             "project": call.project,
             "identity": identity,
-            "idempotency_key": request.context.get(eemw.IDEMPOTENCY_KEY),
+            "idempotency_key": request.context.get(eemw.keys.IDEMPOTENCY_KEY),
             "trace_id": trace_id,
             "outcome": "ok" if error is None else "error",
             "error_code": None if error is None else error_code(error),

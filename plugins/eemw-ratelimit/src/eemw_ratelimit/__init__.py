@@ -20,8 +20,8 @@ process falls back to its in-process state with its share of the quota, logs it
 once, and goes back to the shared state when Redis answers. :class:`SharedRetryBudget`
 shares eemw's retry budget the same way.
 
-Time is the client's: the stage waits with the ``eemw.SLEEP`` and reads the ``eemw.CLOCK``
-and ``eemw.DEADLINE`` found on each request's context, unless the limiter was built with
+Time is the client's: the stage waits with the ``eemw.keys.SLEEP`` and reads the ``eemw.keys.CLOCK``
+and ``eemw.keys.DEADLINE`` found on each request's context, unless the limiter was built with
 its own ``clock`` and ``sleep``. When no token is free, the stage sleeps until one is
 (``mode="block"``), never longer than ``max_wait`` nor past the attempt's timeout or the
 call's deadline; otherwise it raises :class:`RateLimitedError` without sending.
