@@ -121,3 +121,11 @@ def test_scripts_are_loaded_again_after_the_server_forgets_them(
     calls = admin.info("commandstats")
     assert calls["cmdstat_evalsha"]["calls"] >= 2
     assert "cmdstat_eval" not in calls  # never the script text per call
+
+
+def test_commands_are_packed_the_same_with_or_without_hiredis() -> None:
+    from eemw_ratelimit._link import _pack, pack
+
+    parts = ["EVALSHA", "ab" * 20, "2", "p:{é}:bucket", "", "0.1", "x" * 300]
+    assert pack(parts) == _pack(parts)
+    assert _pack(["PING"]) == b"*1\r\n$4\r\nPING\r\n"

@@ -67,6 +67,17 @@ def _pack(parts: Sequence[str]) -> bytes:
     return b"".join(out)
 
 
+try:  # hiredis (the redis extra brings it) packs the same bytes three times faster
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # pragma: no cover - without hiredis, the pure-Python packing
+    pack = _pack
+else:
+    def pack(parts: Sequence[str]) -> bytes:
+        # hiredis's stub declares a one-element tuple; it takes any number of parts.
+        packed: bytes = _hiredis_pack(tuple(parts))  # type: ignore[arg-type]
+        return packed
+
+
 class Unavailable(Exception):
     """Redis cannot be used right now: serve this call from the in-process state."""
 
@@ -180,12 +191,12 @@ class RedisLink:
     ) -> Any:
         # One connection per thread, fed a command packed here: redis-py's pool and
         # encoder would cost more than the round trip itself on loopback.
-        command = _pack(["EVALSHA", script.sha, str(len(keys)), *keys, *args])
+        command = pack(["EVALSHA", script.sha, str(len(keys)), *keys, *args])
         try:
             connection.send_packed_command([command])
             return connection.read_response()
         except self._no_script:
-            connection.send_packed_command([_pack(["SCRIPT", "LOAD", script.source])])
+            connection.send_packed_command([pack(["SCRIPT", "LOAD", script.source])])
             connection.read_response()
             connection.send_packed_command([command])
             return connection.read_response()
