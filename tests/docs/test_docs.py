@@ -7,6 +7,7 @@ tests/, indentation aside. A retyped block drifts from the code; these tests sto
 
 from __future__ import annotations
 
+import inspect
 import re
 import textwrap
 from functools import cache
@@ -157,3 +158,18 @@ def test_the_readme_shows_the_two_setup_commands_on_its_first_screen() -> None:
 def test_the_readme_never_points_at_documents_users_do_not_have() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert not re.search(r"DESIGN|\bissues? \d+|shared/", readme)
+
+
+def test_the_configuration_page_documents_every_client_argument() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = page.split("## The `Client` constructor")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| ([^|]+) \|", section, flags=re.M))
+    names = {name.strip("` ") for cell in documented for name in cell.split(",")}
+    arguments = set(inspect.signature(eemw.Client.__init__).parameters) - {"self"}
+    assert arguments <= names, f"undocumented Client arguments: {sorted(arguments - names)}"
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    # The reference lives in docs/; a README that grows back past a few screens hides the
+    # quick start again.
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 220
