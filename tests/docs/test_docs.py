@@ -173,3 +173,15 @@ def test_the_readme_stays_a_front_door() -> None:
     # The reference lives in docs/; a README that grows back past a few screens hides the
     # quick start again.
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 220
+
+
+def test_every_readme_link_reaches_a_file_or_a_page_about_to_land() -> None:
+    # A page still on another branch is a commented nav line "# lands with branch X" in
+    # mkdocs.yml; once its line is uncommented the file must exist like any other.
+    mkdocs = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    landing = {f"docs/{page}" for page in re.findall(r"#\s*- [^:]+: (\S+\.md)\s+# lands", mkdocs)}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = {t.split("#")[0] for t in re.findall(r"\]\(([^)]+)\)", readme)}
+    local = {t for t in targets if t and not re.match(r"https?://", t)}
+    broken = {t for t in local if not (ROOT / t).exists() and t not in landing}
+    assert not broken, f"README links to missing files: {sorted(broken)}"
