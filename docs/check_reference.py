@@ -16,7 +16,10 @@ import griffe
 
 import eemw
 
-MODULES = ("eemw", "eemw.testing", "eemw.emulator")
+MODULES = (
+    "eemw", "eemw.testing", "eemw.emulator", "eemw.errors", "eemw.keys", "eemw.middleware",
+    "eemw.earthengine",
+)
 
 
 def public_names(module: str) -> list[str]:

@@ -74,7 +74,6 @@ RETYPED = {
     ("docs/fleet.md", "import os"),
     ("docs/fleet.md", "from eemw_ratelimit.testing import RedisServer"),
     ("docs/plugins.md", "client = eemw.Client("),
-    ("docs/stack.md", 'client = eemw.Client("demo", middleware=['),
     ("docs/stack.md", "client = eemw.Client("),
     ("docs/stack.md", 'TEAM: eemw.ContextKey[str] = eemw.ContextKey("acme.team", "unknown")'),
     ("docs/testing.md", "from eemw.testing import FakeClock, MockTransport, google_error,"),
