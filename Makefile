@@ -26,13 +26,14 @@ demo: $(VENV)/.installed
 	$(BIN)/eemw demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check $(wildcard eemw tests examples benchmarks plugins)
+	$(BIN)/ruff check $(wildcard eemw tests examples benchmarks plugins docs)
 	$(BIN)/mypy --strict eemw
 	$(BIN)/mypy --strict tests/typing examples
 	$(BIN)/mypy --strict plugins/eemw-ratelimit/src plugins/eemw-audit/src tests/plugins/fixtures/eemw-readonly/src
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) docs
 	$(MAKE) test-lowest
 
 # Proves the floors in pyproject.toml: the unit and integration suites once more, in a venv

@@ -257,22 +257,33 @@ class ApiError(EemwError):
 
 
 class InvalidArgumentError(ApiError):
+    """400 INVALID_ARGUMENT: the server rejected the request as malformed."""
+
     hint = "The request was rejected as malformed; check the arguments"
 
 
 class FailedPreconditionError(ApiError):
+    """400 FAILED_PRECONDITION: the operation is not in a state that allows the call (e.g.
+    cancel when done).
+    """
+
     hint = "The operation is not in a state that allows this call"
 
 
 class OutOfRangeError(ApiError):
-    pass
+    """400 OUT_OF_RANGE: a value (such as a page token) is outside what the server accepts."""
+
 
 
 class UnauthenticatedError(ApiError):
+    """401 UNAUTHENTICATED: the token is missing, invalid or expired."""
+
     hint = "Check the credentials: the token is missing, invalid or expired"
 
 
 class PermissionDeniedError(ApiError):
+    """403 PERMISSION_DENIED: the credentials lack a scope or access to the project."""
+
     hint = (
         "Check that the credentials carry the earthengine or cloud-platform scope and "
         "have access to the project"
@@ -280,18 +291,26 @@ class PermissionDeniedError(ApiError):
 
 
 class NotFoundError(ApiError):
+    """404 NOT_FOUND: no such operation in this project (``from_envelope`` says whether the
+    service itself said so).
+    """
+
     hint = "Check the operation name and project"
 
 
 class AbortedError(ApiError):
-    pass
+    """409 ABORTED: the server aborted the call because of a concurrent change."""
+
 
 
 class AlreadyExistsError(ApiError):
-    pass
+    """409 ALREADY_EXISTS: what the call would create exists already."""
+
 
 
 class ResourceExhaustedError(ApiError):
+    """429 RESOURCE_EXHAUSTED: a quota was exceeded; slow down (retried by default)."""
+
     hint = "A quota was exceeded; slow down or retry later"
 
 
@@ -300,18 +319,34 @@ class RequestCancelledError(ApiError):
 
 
 class InternalError(ApiError):
+    """500 INTERNAL (also UNKNOWN, DATA_LOSS and any unlisted 5xx): the server failed; retried
+    by default.
+    """
+
     hint = "The server failed; retrying may help"
 
 
 class UnimplementedError(ApiError):
+    """501 UNIMPLEMENTED: this server or API version does not support the call (e.g.
+    ``:wait``).
+    """
+
     hint = "This API version or endpoint does not support the call"
 
 
 class UnavailableError(ApiError):
+    """503 UNAVAILABLE (also a 502 without an envelope): the service is unavailable for now;
+    retried by default.
+    """
+
     hint = "The service is unavailable; retry later"
 
 
 class ServerDeadlineExceededError(ApiError):
+    """504 DEADLINE_EXCEEDED from the server (not the client's own deadline, which is
+    :class:`DeadlineExceededError`).
+    """
+
     hint = "The server timed out; retry, perhaps with a longer timeout"
 
 

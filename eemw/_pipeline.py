@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 Phase = Literal["call", "attempt"]
+"""Where a stage runs: ``"call"`` (once per logical call) or ``"attempt"`` (once per HTTP send)."""
 _PHASES: tuple[Phase, ...] = ("call", "attempt")
 
 Handler = Callable[[Request], Response]

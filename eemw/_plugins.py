@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "eemw.middleware"
+"""The entry-point group in which installed plugins are found."""
 ENV_PLUGINS = "EEMW_PLUGINS"
 _ENV_SETTING_PREFIX = "EEMW_PLUGIN_"
 

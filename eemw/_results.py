@@ -15,6 +15,7 @@ from ._models import Operation
 __all__ = ["CancelOutcome", "CancelResult", "WaitResult"]
 
 CancelOutcome = Literal["cancelled", "already_done", "not_found", "error"]
+"""What became of one cancel: ``cancelled``, ``already_done``, ``not_found`` or ``error``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ RPC_CODES: Mapping[str, RpcCode] = MappingProxyType({
         RpcCode("UNAUTHENTICATED", 16, 401, UnauthenticatedError),
     )
 })
+"""Each google.rpc code name: its number, HTTP status and :class:`~eemw.ApiError` subclass."""
 
 # The code to assume when a response carries no (usable) error envelope, e.g. a proxy's
 # HTML page. 502 and 504 from a proxy mean the backend was unreachable or slow.

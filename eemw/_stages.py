@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["BUILTIN_STAGES", "RESERVED_KEYS", "StageSettings", "build_stack"]
 
 BUILTIN_STAGES = ("tracing", "idempotency", "retry", "auth", "check", "http-tracing")
+"""The names of the built-in stages, outermost first."""
 _CLOSING = ("retry", "check")
 _KEPT = "check"
 

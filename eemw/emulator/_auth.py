@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 from ._wire import ApiError, Reply, error_info, json_reply
 
 EE_SCOPE = "https://www.googleapis.com/auth/earthengine"
+"""The Earth Engine scope the emulator's token endpoint grants and accepts."""
 CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+"""The cloud-platform scope the emulator's token endpoint grants and accepts."""
 API_SCOPES = frozenset({EE_SCOPE, CLOUD_SCOPE})
 DEFAULT_GRANTED_SCOPES = (EE_SCOPE, CLOUD_SCOPE)
 # google-auth puts Google's own endpoint in `aud` whatever token_uri says, so accept both.

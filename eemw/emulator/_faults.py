@@ -20,6 +20,7 @@ from ._wire import (
 FAULT_KINDS = frozenset(
     {"status", "drop_before", "drop_after", "delay", "html", "trickle", "truncate", "huge"}
 )
+"""The shapes a :class:`Fault` can take."""
 DEFAULT_CHAOS_MIX: Mapping[str, float] = {
     "503": 0.3,
     "429_retry_after": 0.25,
@@ -27,6 +28,7 @@ DEFAULT_CHAOS_MIX: Mapping[str, float] = {
     "drop_after": 0.15,
     "delay": 0.15,
 }
+"""The weights ``set_chaos`` draws faults from when no mix is given."""
 DEFAULT_HUGE_SIZE = 8 * 1024 * 1024
 _MESSAGES: Mapping[int, str] = {
     429: "Quota exceeded: too many requests per minute for this project. Slow down and retry.",

@@ -70,7 +70,9 @@ __all__ = [
 logger = logging.getLogger("eemw.auth")
 
 EARTHENGINE_SCOPE = "https://www.googleapis.com/auth/earthengine"
+"""The Earth Engine OAuth scope, added to credentials that accept scopes."""
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+"""The cloud-platform OAuth scope; Earth Engine accepts it in place of the earthengine scope."""
 DEFAULT_SCOPES: tuple[str, ...] = (EARTHENGINE_SCOPE, CLOUD_PLATFORM_SCOPE)
 """What every Earth Engine operations call accepts; the first is the one injected."""
 
