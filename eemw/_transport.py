@@ -42,7 +42,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import select_proxy
-from urllib3 import PoolManager
+from urllib3 import ProxyManager
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
@@ -95,7 +95,7 @@ class _Adapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if type(manager).__name__ == "ProxyManager" and isinstance(manager, PoolManager):
+        if type(manager) is ProxyManager:  # a SOCKS manager keeps its own connection classes
             manager.pool_classes_by_scheme = _POOLS
         return manager
 

@@ -64,9 +64,11 @@ class Alarm:
         self.fired = False
 
     def _fire(self) -> None:
-        # Called with the watchdog's lock held, so never after the attempt disarmed.
-        self.armed = False
+        # Called with the watchdog's lock held, so never after the attempt disarmed. Fired
+        # is set first: a disarm that sees the alarm no longer armed skips the lock, and
+        # must then see it fired (its connection is closed, never pooled).
         self.fired = True
+        self.armed = False
         sock = getattr(self.conn, "sock", None)
         if sock is not None:
             # An OSError means it is already closed: the attempt ended on its own.
@@ -147,9 +149,11 @@ class AttemptTimeout(Timeout):
     """urllib3's ``Timeout`` for one attempt, telling its alarm which connection it uses.
 
     urllib3 clones the timeout for each request and calls :meth:`start_connect` in the
-    pool method that holds the connection (``_make_request(self, conn, ...)``, in urllib3
-    1.26 and 2.x alike); that frame's ``conn`` is recorded on the alarm. Tests run this
-    against the lowest and the latest urllib3 eemw allows.
+    pool method that holds the connection (``_make_request(self, conn, ...)``); that
+    frame's ``conn`` is recorded on the alarm. Reading a caller's frame is unusual, and it
+    is the one way to learn the connection without replacing a class of the caller's
+    session: ``make test`` checks it against both the lowest and the latest urllib3 eemw
+    allows (a trickling server must still be cut off on every path).
     """
 
     def __init__(self, connect: float | None, read: float | None, alarm: Alarm | None) -> None:
@@ -209,8 +213,9 @@ def _connect(conn: Any, new_conn: Any) -> socket.socket:
     host = conn._dns_host
     if _is_address(host):
         return new_conn()  # type: ignore[no-any-return]
+    timeout = conn.timeout if isinstance(conn.timeout, (int, float)) else None
     try:
-        addresses = _resolve(host, conn.port, conn.timeout)
+        addresses = _resolve(host, conn.port, timeout)
     except TimeoutError as exc:
         raise ConnectTimeoutError(conn, f"Resolving {conn.host} timed out.") from exc
     except socket.gaierror as exc:
