@@ -53,13 +53,14 @@ __all__ = [
 
 
 class Alarm:
-    """One attempt's deadline, and the connection it is using once known."""
+    """One attempt's deadline, and the connection (then the socket) it is using once known."""
 
-    __slots__ = ("armed", "conn", "deadline", "fired")
+    __slots__ = ("armed", "conn", "deadline", "fired", "sock")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.conn: Any = None
+        self.sock: Any = None
         self.armed = True
         self.fired = False
 
@@ -69,7 +70,9 @@ class Alarm:
         # must then see it fired (its connection is closed, never pooled).
         self.fired = True
         self.armed = False
-        sock = getattr(self.conn, "sock", None)
+        # Once the request is sent the socket itself is known: if urllib3 already handed
+        # the connection on after a failure, the socket its next user opens is left alone.
+        sock = self.sock or getattr(self.conn, "sock", None)
         if sock is not None:
             # An OSError means it is already closed: the attempt ended on its own.
             with contextlib.suppress(OSError):
@@ -150,7 +153,8 @@ class AttemptTimeout(Timeout):
 
     urllib3 clones the timeout for each request and calls :meth:`start_connect` in the
     pool method that holds the connection (``_make_request(self, conn, ...)``); that
-    frame's ``conn`` is recorded on the alarm. Reading a caller's frame is unusual, and it
+    frame's ``conn`` is recorded on the alarm, and its socket once the request is sent
+    (when urllib3 reads :attr:`read_timeout`). Reading a caller's frame is unusual, and it
     is the one way to learn the connection without replacing a class of the caller's
     session: ``make test`` checks it against both the lowest and the latest urllib3 eemw
     allows (a trickling server must still be cut off on every path).
@@ -170,6 +174,15 @@ class AttemptTimeout(Timeout):
             if conn is not None:
                 alarm.conn = conn
         return super().start_connect()
+
+    @property
+    def read_timeout(self) -> float | None:
+        # Read once the request is written, before waiting for the response: the
+        # connection has its socket by now.
+        alarm = self.alarm
+        if alarm is not None and alarm.conn is not None:
+            alarm.sock = getattr(alarm.conn, "sock", None)
+        return super().read_timeout
 
 
 # --- bounded name resolution for eemw's own pools ----------------------------------------
