@@ -164,7 +164,7 @@ class RequestsTransport:
         """Send one attempt. Raises :class:`TransportError` when no response arrives."""
         return self._exchange(request, via_session=False)
 
-    def send_token_request(self, request: Request) -> Response:
+    def _send_token_request(self, request: Request) -> Response:
         """Send a token request, with the contracts of an attempt, through ``Session.send``.
 
         Session.send is what requests' auto-instrumentation traces: a token fetch keeps a
