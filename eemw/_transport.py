@@ -165,12 +165,14 @@ class RequestsTransport:
         return self._exchange(request, via_session=False)
 
     def _send_token_request(self, request: Request) -> Response:
-        """Send a token request, with the contracts of an attempt, through ``Session.send``.
+        """Send a token request, with the contracts of an attempt.
 
-        Session.send is what requests' auto-instrumentation traces: a token fetch keeps a
-        client span of its own there, while eemw's attempts are traced by eemw itself.
+        On the session eemw created it goes through ``Session.send``, which requests'
+        auto-instrumentation traces: a token fetch keeps a client span of its own, while
+        eemw's attempts are traced by eemw itself. A caller's session is not used that way,
+        since ``Session.send`` would store the token endpoint's cookies in it.
         """
-        return self._exchange(request, via_session=True)
+        return self._exchange(request, via_session=self._owns_session)
 
     def _exchange(self, request: Request, *, via_session: bool) -> Response:
         url = request.url

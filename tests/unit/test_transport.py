@@ -647,6 +647,15 @@ def test_refresh_requests_close_the_transport_they_made(serve: Any) -> None:
     assert server.wait_for_hangups(1)
 
 
+def test_a_token_endpoints_cookies_stay_out_of_a_callers_session(serve: Any) -> None:
+    server = serve(answer(body=b"{}", headers={"Set-Cookie": "tracker=1; Path=/"}))
+    session = requests.Session()
+    transport = RequestsTransport(session)
+    transport(request(server.url))
+    transport.google_auth_request()(server.url + "/token", method="POST", body=b"grant")
+    assert len(session.cookies) == 0
+
+
 def test_a_token_request_follows_no_redirect(serve: Any, transport: RequestsTransport) -> None:
     server = serve(answer(307, b"", {"Location": "http://127.0.0.1:9/steal"}))
     reply = transport.google_auth_request()(server.url + "/token", method="POST", body=b"s")
