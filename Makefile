@@ -38,11 +38,11 @@ test: lint
 
 # Proves the floors in pyproject.toml: the unit and integration suites once more, in a venv
 # resolved to the oldest versions eemw declares (tests/floors.py writes the pins).
-$(LOWEST)/.installed: pyproject.toml tests/floors.py | $(BIN)/python
+$(LOWEST)/.installed: pyproject.toml tests/floors.py | $(VENV)/.installed
 	rm -rf $(LOWEST)
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
-	$(LOWEST)/bin/python tests/floors.py pyproject.toml $(LOWEST)
+	$(BIN)/python tests/floors.py pyproject.toml $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt \
 		-e '.[cli,emulator]' -r $(LOWEST)/test-requirements.txt
 	touch $@

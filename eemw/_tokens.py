@@ -80,7 +80,7 @@ class TokenRequest:
             method.upper(), url, Headers(headers), _TOKEN_CALL, body,
             _TOKEN_TIMEOUT if timeout is None else float(timeout),
         )
-        response = self.transport.send_token_request(request)
+        response = self.transport._send_token_request(request)
         return TokenResponse(response.status, response.headers, response.body)
 
 

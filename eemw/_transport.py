@@ -42,7 +42,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import select_proxy
-from urllib3 import PoolManager
+from urllib3 import ProxyManager
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
@@ -95,7 +95,7 @@ class _Adapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if type(manager).__name__ == "ProxyManager" and isinstance(manager, PoolManager):
+        if type(manager) is ProxyManager:  # a SOCKS manager keeps its own connection classes
             manager.pool_classes_by_scheme = _POOLS
         return manager
 
@@ -164,13 +164,15 @@ class RequestsTransport:
         """Send one attempt. Raises :class:`TransportError` when no response arrives."""
         return self._exchange(request, via_session=False)
 
-    def send_token_request(self, request: Request) -> Response:
-        """Send a token request, with the contracts of an attempt, through ``Session.send``.
+    def _send_token_request(self, request: Request) -> Response:
+        """Send a token request, with the contracts of an attempt.
 
-        Session.send is what requests' auto-instrumentation traces: a token fetch keeps a
-        client span of its own there, while eemw's attempts are traced by eemw itself.
+        On the session eemw created it goes through ``Session.send``, which requests'
+        auto-instrumentation traces: a token fetch keeps a client span of its own, while
+        eemw's attempts are traced by eemw itself. A caller's session is not used that way,
+        since ``Session.send`` would store the token endpoint's cookies in it.
         """
-        return self._exchange(request, via_session=True)
+        return self._exchange(request, via_session=self._owns_session)
 
     def _exchange(self, request: Request, *, via_session: bool) -> Response:
         url = request.url

@@ -27,6 +27,7 @@ a stage is built).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -209,6 +210,7 @@ class Auth:
         self._applied: tuple[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
         _LIVE.add(self)
+        _watch_forks()
         # The scheme+authority of http URLs already found to be loopback: per stage, bounded.
         self._safe_origins: set[str] = set()
         # Per call kind, the table entry the credentials were last scoped for.
@@ -396,5 +398,8 @@ def _reset_after_fork() -> None:
         stage._lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+@functools.cache
+def _watch_forks() -> None:
+    # Once per process, when the first stage is built: importing eemw registers nothing.
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_reset_after_fork)

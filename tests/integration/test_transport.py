@@ -121,3 +121,25 @@ def test_client_maps_a_read_timeout_through_the_stack(emu: Emulator) -> None:
     assert isinstance(info.value, eemw.DeadlineExceededError)
     assert isinstance(info.value.last_error, eemw.ReadTimeoutError)
     assert len(api_requests(emu)) == 1
+
+
+def test_a_callers_session_serves_calls_and_refreshes_untouched(emu: Emulator) -> None:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    name = emu.add_operation("demo", state="RUNNING")
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    emu.add_fault(Fault(kind="delay", delay=5.0, path_contains="/operations/"))
+    transport = RequestsTransport(session)
+    with eemw.Client("demo", endpoint=emu.url, credentials=emu.credentials(),
+                     transport=transport, retry=eemw.RetryPolicy.none()) as client:
+        with pytest.raises(ReadError, match="no response within the attempt timeout"):
+            client.operations.get(name, timeout=0.3)
+        assert client.operations.get(name).name == name  # the fault was for one request
+    transport.close()
+    assert session.get_adapter(emu.url) is adapter
+    (key,) = adapter.poolmanager.pools.keys()
+    assert "ConnectionCls" not in vars(adapter.poolmanager.pools[key])
+    assert [r.path for r in emu.requests].count("/token") == 1  # the refresh used it too

@@ -647,6 +647,15 @@ def test_refresh_requests_close_the_transport_they_made(serve: Any) -> None:
     assert server.wait_for_hangups(1)
 
 
+def test_a_token_endpoints_cookies_stay_out_of_a_callers_session(serve: Any) -> None:
+    server = serve(answer(body=b"{}", headers={"Set-Cookie": "tracker=1; Path=/"}))
+    session = requests.Session()
+    transport = RequestsTransport(session)
+    transport(request(server.url))
+    transport.google_auth_request()(server.url + "/token", method="POST", body=b"grant")
+    assert len(session.cookies) == 0
+
+
 def test_a_token_request_follows_no_redirect(serve: Any, transport: RequestsTransport) -> None:
     server = serve(answer(307, b"", {"Location": "http://127.0.0.1:9/steal"}))
     reply = transport.google_auth_request()(server.url + "/token", method="POST", body=b"s")
@@ -673,3 +682,41 @@ def test_is_the_clients_default_transport() -> None:
 
     with eemw.Client("demo", credentials=AnonymousCredentials()) as client:
         assert isinstance(client.transport, RequestsTransport)
+
+
+# --- the watchdog --------------------------------------------------------------------------
+
+
+def test_the_watchdog_shuts_down_the_socket_of_an_expired_attempt() -> None:
+    from types import SimpleNamespace
+
+    from eemw._watchdog import Watchdog
+
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        alarm = Watchdog(tick=0.01).arm(deadline=0.0)  # long past
+        alarm.conn = SimpleNamespace(sock=ours)
+        peer.settimeout(10)
+        assert peer.recv(1) == b""  # the attempt's end of the connection was shut down
+        assert alarm.fired
+
+
+def test_a_fired_alarm_spares_a_socket_opened_after_the_attempt_let_go() -> None:
+    # urllib3 hands a failed attempt's (closed) connection object back to the pool, where
+    # another attempt may reconnect it: only the socket this attempt used may be shut down.
+    from types import SimpleNamespace
+
+    from eemw._watchdog import Alarm
+
+    used, used_peer = socket.socketpair()
+    later, later_peer = socket.socketpair()
+    with used, used_peer, later, later_peer:
+        alarm = Alarm(deadline=0.0)
+        alarm.conn = SimpleNamespace(sock=used)
+        alarm.sock = used
+        alarm.conn.sock = later  # the connection object now belongs to someone else
+        alarm._fire()
+        used_peer.settimeout(10)
+        assert used_peer.recv(1) == b""
+        later.sendall(b"x")
+        assert later_peer.recv(1) == b"x"
