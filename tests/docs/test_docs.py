@@ -1,8 +1,10 @@
 """The docs show only code that runs in CI, and the configuration page lists what eemw reads.
 
 A Python block in README.md or a page under docs/ is either a snippet include of a file
-(``--8<-- "examples/x.py"``) or a verbatim, contiguous excerpt of a file under examples/ or
-tests/, indentation aside. A retyped block drifts from the code; these tests stop that.
+(``--8<-- "examples/x.py"``) or of a marked section of one (``--8<-- "path.py:name"``, the
+lines between ``# --8<-- [start:name]`` and ``# --8<-- [end:name]``), or a verbatim,
+contiguous excerpt of a file under examples/ or tests/, indentation aside. A retyped block
+drifts from the code; these tests stop that.
 """
 
 from __future__ import annotations
@@ -57,37 +59,20 @@ def excerpt_of(block: str) -> str | None:
     return None
 
 
+def includes_something(target: str) -> bool:
+    """True when ``path`` or ``path:section`` names a file, and a marked section of it."""
+    path, _, section = target.partition(":")
+    if not (ROOT / path).is_file():
+        return False
+    text = (ROOT / path).read_text(encoding="utf-8")
+    return not section or all(
+        f"# --8<-- [{edge}:{section}]" in text for edge in ("start", "end")
+    )
+
+
 def is_include(block: str) -> bool:
     lines = [line.strip() for line in block.strip().splitlines()]
     return bool(lines) and all(INCLUDE.match(line) for line in lines)
-
-
-# Blocks still retyped by hand, by page and first line: each is debt, to be replaced by an
-# include or an excerpt of a file that runs (then its entry here must go: the test says so).
-# Entries for pages that have not landed yet are listed so that they land green.
-RETYPED = {
-    ("docs/earthengine.md", 'client = eemw.Client("my-project")'),
-    ("docs/emulator.md", "from eemw.emulator import Emulator"),
-    ("docs/emulator.md", "Emulator(quota_qps=100, quota_concurrent=20)"),
-    ("docs/emulator.md", 'emu.add_fault(Fault(status=503, retry_after="2"))'),
-    ("docs/errors.md", "try:"),
-    ("docs/fleet.md", "import os"),
-    ("docs/fleet.md", "from eemw_ratelimit.testing import RedisServer"),
-    ("docs/plugins.md", "client = eemw.Client("),
-    ("docs/stack.md", "client = eemw.Client("),
-    ("docs/stack.md", 'TEAM: eemw.ContextKey[str] = eemw.ContextKey("acme.team", "unknown")'),
-    ("docs/testing.md", "from eemw.testing import FakeClock, MockTransport, google_error,"),
-    ("docs/testing.md", '@pytest.mark.parametrize("eemw_emulator", [{"faults": [Fault(status=503'),
-    ("docs/transport-and-auth.md", "transport = eemw.RequestsTransport(max_body_bytes="),
-    ("docs/watching.md", "results = client.operations.wait_many(names, timeout=3600,"),
-    ("docs/watching.md", "for change in client.operations.watch(names, poll_interval=5):"),
-}
-
-
-def retyped_entry(page: Path, block: str) -> tuple[str, str] | None:
-    first = block.strip().splitlines()[0].strip()
-    relative = str(page.relative_to(ROOT))
-    return next((e for e in RETYPED if e[0] == relative and first.startswith(e[1])), None)
 
 
 CASES = [
@@ -102,10 +87,7 @@ def test_a_python_block_is_code_that_runs_in_ci(page: Path, number: int, block: 
     if is_include(block):
         for line in block.strip().splitlines():
             included = INCLUDE.match(line.strip())
-            assert included and (ROOT / included.group(1)).is_file(), line
-        return
-    if retyped_entry(page, block):
-        assert excerpt_of(block) is None, "this block now runs: remove its entry from RETYPED"
+            assert included and includes_something(included.group(1)), line
         return
     assert excerpt_of(block) is not None, (
         f"python block {number} of {page.relative_to(ROOT)} is not an excerpt of a file under "
@@ -113,10 +95,11 @@ def test_a_python_block_is_code_that_runs_in_ci(page: Path, number: int, block: 
     )
 
 
-def test_every_retyped_entry_still_names_a_block_of_its_page() -> None:
-    shown = {retyped_entry(page, block) for page in PAGES for block in python_blocks(page)}
-    stale = {(page, line) for page, line in RETYPED if (ROOT / page).exists()} - shown
-    assert not stale, f"blocks no longer on their page: remove {sorted(stale)} from RETYPED"
+def test_the_include_check_refuses_a_missing_file_or_section() -> None:
+    snippets = "tests/docs/snippets/test_calls_snippets.py"
+    assert includes_something(f"{snippets}:errors")
+    assert not includes_something(f"{snippets}:no-such-section")
+    assert not includes_something("examples/no_such_example.py")
 
 
 def test_the_excerpt_check_refuses_a_retyped_block() -> None:
