@@ -90,9 +90,9 @@ def test_a_caller_never_waits_past_its_calls_deadline() -> None:
         return ok(req)
 
     def with_deadline(seconds: float) -> eemw.Request:
-        return (request().with_context(eemw.CLOCK, clock.__call__)
-                .with_context(eemw.SLEEP, clock.sleep)
-                .with_context(eemw.DEADLINE, clock.now + seconds))
+        return (request().with_context(eemw.keys.CLOCK, clock.__call__)
+                .with_context(eemw.keys.SLEEP, clock.sleep)
+                .with_context(eemw.keys.DEADLINE, clock.now + seconds))
 
     rl(with_deadline(0.5), send)
     with pytest.raises(RateLimitedError, match=r"only 0\.5s left"):

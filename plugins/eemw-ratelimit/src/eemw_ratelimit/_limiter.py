@@ -78,7 +78,7 @@ class RateLimiter:
     ``fleet_size`` or, if more, the processes seen using the project through Redis in the
     last ten seconds.
 
-    ``clock`` and ``sleep`` default to the client's (``eemw.CLOCK`` and ``eemw.SLEEP`` on
+    ``clock`` and ``sleep`` default to the client's (``eemw.keys.CLOCK`` and ``eemw.keys.SLEEP`` on
     the request's context), so a client built with a fake clock and sleep never really
     waits; pass them to pin the limiter to its own. One limiter SHOULD see one clock:
     its buckets remember times on it. Invalid values raise :class:`eemw.UsageError`.
@@ -157,7 +157,7 @@ class RateLimiter:
         )
 
     def __call__(self, request: eemw.Request, call_next: eemw.Handler) -> eemw.Response:
-        clock = self._clock or request.context.get(eemw.CLOCK)
+        clock = self._clock or request.context.get(eemw.keys.CLOCK)
         project = quota_project(request)
         admission, waited = self._admit(project, request, clock)
         if waited > 0 and request.timeout is not None:
@@ -176,8 +176,8 @@ class RateLimiter:
     def _admit(
         self, project: str, request: eemw.Request, clock: Callable[[], float]
     ) -> tuple[Admission, float]:
-        sleep = self._sleep or request.context.get(eemw.SLEEP)
-        deadline = request.context.get(eemw.DEADLINE) if self._clock is None else None
+        sleep = self._sleep or request.context.get(eemw.keys.SLEEP)
+        deadline = request.context.get(eemw.keys.DEADLINE) if self._clock is None else None
         slots = self.max_concurrent or 0
         waited, pause = 0.0, _FIRST_POLL
         while True:
