@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 from .._errors import ApiError, EemwError
 from .._http import ContextKey, Request, Response
 from .._keys import ATTEMPT, TRACE_ATTRIBUTES
-from .._metrics import Metrics, error_name, error_type
+from .._metrics import SCHEMA_URL, Metrics, error_name, error_type
 from .._pipeline import Handler
 from .._redact import redact_url
 from .._version import __version__
@@ -241,7 +241,7 @@ class _Tracers:
 
 
 def _real_tracer(provider: trace.TracerProvider) -> trace.Tracer | None:
-    tracer = provider.get_tracer("eemw", __version__)
+    tracer = provider.get_tracer("eemw", __version__, schema_url=SCHEMA_URL)
     return None if isinstance(tracer, trace.NoOpTracer) else tracer
 
 

@@ -1,5 +1,6 @@
 """``http.client.request.duration`` through the real transport to the emulator, read back
-with the OpenTelemetry SDK's in-memory reader as an HTTP dashboard would see it."""
+with the OpenTelemetry SDK's in-memory reader as an HTTP dashboard would see it; and the
+schema URL of eemw's instrumentation scope."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import eemw
 from eemw.emulator import Emulator, Fault
@@ -69,6 +73,19 @@ def test_the_scope_is_eemw_with_the_semantic_conventions_schema_url(emu: Emulato
     get_with_metrics(emu, reader)
     scope, _ = http_metric(reader)
     assert (scope.name, scope.version, scope.schema_url) == ("eemw", eemw.__version__, SCHEMA_URL)
+
+
+def test_spans_come_from_the_same_scope_and_schema_url(emu: Emulator) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    name = emu.add_operation("demo", state="RUNNING")
+    with eemw.Client("demo", endpoint=emu.url, credentials=emu.credentials(),
+                     tracer_provider=provider) as client:
+        client.operations.get(name)
+    scopes = {(s.instrumentation_scope.name, s.instrumentation_scope.schema_url)
+              for s in exporter.get_finished_spans() if s.instrumentation_scope}
+    assert scopes == {("eemw", SCHEMA_URL)}
 
 
 def test_a_dropped_connection_has_an_error_type_and_no_status(emu: Emulator) -> None:
