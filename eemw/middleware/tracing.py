@@ -347,19 +347,35 @@ def _attempt_attributes(request: Request, resend: int) -> Attributes:
     return attributes
 
 
+_METRIC_ATTRIBUTES: dict[tuple[str, str, int | None, str | None], dict[str, str | int]] = {}
+
+
 def _metric_attributes(
     request: Request, status: int | None, error: str | None
 ) -> dict[str, str | int]:
-    method = request.method
+    # A handful of distinct values per client: build each attribute dict once.
+    origin = _origin(request.url)
+    key = (request.method, origin, status, error)
+    attributes = _METRIC_ATTRIBUTES.get(key)
+    if attributes is None:
+        attributes = _build_metric_attributes(request.method, origin, status, error)
+        if len(_METRIC_ATTRIBUTES) < 512:
+            _METRIC_ATTRIBUTES[key] = attributes
+    return attributes
+
+
+def _build_metric_attributes(
+    method: str, origin: str, status: int | None, error: str | None
+) -> dict[str, str | int]:
     attributes: dict[str, str | int] = {
         "http.request.method": method if method in _KNOWN_METHODS else "_OTHER",
     }
-    host, port = _server(request.url)
+    host, port = _server(origin)
     if host:
         attributes["server.address"] = host
     if port is not None:
         attributes["server.port"] = port
-    scheme = request.url.partition(":")[0].lower()
+    scheme = origin.partition(":")[0].lower()
     if scheme in _DEFAULT_PORTS:
         attributes["url.scheme"] = scheme
     if status is not None:
@@ -369,14 +385,18 @@ def _metric_attributes(
     return attributes
 
 
+def _origin(url: str) -> str:
+    """``scheme://authority`` of ``url``, without its path, query or fragment."""
+    scheme, sep, rest = url.partition("://")
+    return scheme + sep + rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+
+
 def _server(url: str) -> tuple[str | None, int | None]:
     """Host and port of ``url``, the port defaulting to the scheme's; never raises."""
     # Only the origin is parsed: urlsplit keeps its last 128 inputs, and a whole URL can
     # carry a page token of a megabyte.
-    scheme, sep, rest = url.partition("://")
-    origin = scheme + sep + rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     try:
-        parts = urlsplit(origin)
+        parts = urlsplit(_origin(url))
     except ValueError:
         return None, None
     try:
