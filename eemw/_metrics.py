@@ -3,6 +3,11 @@
 Instruments: ``eemw.client.call.duration`` (histogram, seconds), ``eemw.client.attempts``
 and ``eemw.client.retries`` (counters). Attributes are low-cardinality: the call
 (``operations.get``) and, on failures, ``error.type``; never an operation name.
+
+Next to them, the standard ``http.client.request.duration`` histogram (seconds, one
+measurement per HTTP attempt) with the stable HTTP semantic-convention attributes, so HTTP
+dashboards built for any OpenTelemetry client pick eemw up unchanged. The meter's scope
+carries :data:`SCHEMA_URL`, the conventions version those attribute names come from.
 """
 
 from __future__ import annotations
@@ -10,13 +15,20 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from ._errors import ApiError, EemwError
 from ._http import Call
 from ._version import __version__
 
-__all__ = ["Metrics", "error_name", "error_type"]
+__all__ = ["SCHEMA_URL", "Metrics", "error_name", "error_type"]
+
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
+"""The semantic conventions eemw's telemetry follows (HTTP attributes stable since 1.23)."""
+# The bucket boundaries the HTTP conventions recommend for http.client.request.duration.
+_HTTP_BUCKETS = (0.0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+                 7.5, 10.0)
 
 
 class Metrics:
@@ -29,7 +41,9 @@ class Metrics:
     cold start does not pay for importing the metrics API.
     """
 
-    __slots__ = ("_attempts", "_duration", "_enabled", "_lock", "_provider", "_ready", "_retries")
+    __slots__ = (
+        "_attempts", "_duration", "_enabled", "_http", "_lock", "_provider", "_ready", "_retries",
+    )
 
     def __init__(self, meter_provider: Any = None, *, enabled: bool = True) -> None:
         self._enabled = enabled
@@ -57,7 +71,9 @@ class Metrics:
     def _make(self) -> None:
         from opentelemetry import metrics  # deferred: see the class docstring
 
-        meter = metrics.get_meter("eemw", __version__, meter_provider=self._provider)
+        meter = metrics.get_meter(
+            "eemw", __version__, meter_provider=self._provider, schema_url=SCHEMA_URL
+        )
         self._duration = meter.create_histogram(
             "eemw.client.call.duration", unit="s", description="Duration of logical eemw calls"
         )
@@ -67,7 +83,17 @@ class Metrics:
         self._retries = meter.create_counter(
             "eemw.client.retries", unit="{retry}", description="Retries made after a failure"
         )
+        self._http = meter.create_histogram(
+            "http.client.request.duration", unit="s",
+            description="Duration of HTTP client requests.",
+            explicit_bucket_boundaries_advisory=_HTTP_BUCKETS,
+        )
         self._ready = True
+
+    @property
+    def recording(self) -> bool:
+        """True when a measurement would be recorded (makes the instruments if it is)."""
+        return self._ready or self._instruments()
 
     def call(self, call: Call, seconds: float, error_type: str | None) -> None:
         if self._ready or self._instruments():
@@ -80,6 +106,12 @@ class Metrics:
     def retry(self, call: Call, error_type: str) -> None:
         if self._ready or self._instruments():
             self._retries.add(1, _attrs(call.label, error_type))
+
+    def http_request(self, seconds: float, attributes: Mapping[str, str | int]) -> None:
+        """One HTTP attempt's ``http.client.request.duration``; check :attr:`recording` first,
+        so the attributes are only built when they will be used."""
+        if self._ready or self._instruments():
+            self._http.record(seconds, attributes)
 
 
 _ENV_PROVIDER = bool(os.environ.get("OTEL_PYTHON_METER_PROVIDER"))

@@ -9,6 +9,9 @@
     eemw [global options] operations watch [NAME|ID…] [--state S,…] [--type T,…] [--until S]
     eemw [global options] operations delete NAME|ID [--dry-run] [--yes]
     eemw [global options] stack | plugins
+
+Global options include --timeout S (the client-wide deadline of one call),
+--retry-attempts N / --no-retry, and --verbose (one stderr line per HTTP attempt).
     eemw completion bash|zsh
     eemw emulator [--port P] [--seed-operations N] [--frozen-clock] [--quota-qps R] …
     eemw demo
@@ -48,6 +51,8 @@ _MISSING_EXTRA = (
 _S = argparse.SUPPRESS
 # Ten days, as long as a task lives: the longest timeout the client accepts.
 _MAX_SECONDS = 864_000.0
+# More attempts than this is a typo, not a policy: the deadline ends a call long before.
+_MAX_ATTEMPTS = 100
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,9 +114,10 @@ def _run(args: argparse.Namespace) -> int:
 # -- the parser ----------------------------------------------------------------------------
 
 
-def _global_options() -> argparse.ArgumentParser:
+def _global_options(*, timeout: bool = True) -> argparse.ArgumentParser:
     # SUPPRESS defaults let a global option be given before or after the subcommand
     # without the subcommand's parser resetting it; Settings supplies the real defaults.
+    # `operations wait` has a --timeout of its own (the whole wait), hence ``timeout``.
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("global options")
     add = group.add_argument
@@ -128,6 +134,18 @@ def _global_options() -> argparse.ArgumentParser:
     add("--emulator", action="store_true", default=_S,
         help="run this one command against a fresh embedded emulator (project 'demo', "
         f"seeded with {DEMO_OPERATIONS} demo operations, as `eemw emulator` is)")
+    if timeout:
+        add("--timeout", dest="client_timeout", type=_seconds, default=_S, metavar="SECONDS",
+            help="deadline of each get, list page, cancel and delete, retries included "
+            "(default: EEMW_TIMEOUT, else 60)")
+    add("--retry-attempts", type=_count(1, _MAX_ATTEMPTS), default=_S, metavar="N",
+        help="most attempts per call, the first included (default: EEMW_RETRY_ATTEMPTS, "
+        "else 5)")
+    add("--no-retry", dest="retry_attempts", action="store_const", const=1, default=_S,
+        help="one attempt per call: the same as --retry-attempts 1")
+    add("--verbose", "-v", action="store_true", default=_S,
+        help="log each HTTP attempt on stderr: method, URL (secrets redacted), status or "
+        "error, time taken")
     return parent
 
 
@@ -201,10 +219,12 @@ def _operations_commands(top: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.set_defaults(handler=changes.cancel)
 
-    p = verbs.add_parser("wait", parents=[common], help="wait until operations are done")
+    p = verbs.add_parser("wait", parents=[_global_options(timeout=False)],
+                         help="wait until operations are done")
     p.add_argument("names", nargs="+", metavar="NAME|ID")
     p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUTS["wait"],
-                   help="give up after this many seconds (default %(default)g)")
+                   metavar="SECONDS",
+                   help="give up the whole wait after this many seconds (default %(default)g)")
     p.add_argument("--poll-interval", type=_seconds, default=1.0, help=_S)
     p.set_defaults(handler=commands.wait)
 

@@ -17,7 +17,9 @@ from .._credentials import default_credentials
 from .._errors import EemwError, UsageError
 from .._net import is_loopback
 from ..middleware.auth import EARTHENGINE_SCOPE
+from ..middleware.retry import RetryPolicy
 from .seed import seed_demo
+from .verbose import http_log
 
 if TYPE_CHECKING:
     from ..emulator import Emulator
@@ -45,6 +47,9 @@ class Settings:
     plugins: tuple[str, ...] | None = None
     json: bool = False
     emulator: bool = False
+    timeout: float | None = None
+    retry_attempts: int | None = None
+    verbose: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -58,6 +63,9 @@ class Settings:
             plugins=None if plugins is None else tuple(_split(plugins)),
             json=getattr(args, "json", False),
             emulator=getattr(args, "emulator", False),
+            timeout=getattr(args, "client_timeout", None),
+            retry_attempts=getattr(args, "retry_attempts", None),
+            verbose=getattr(args, "verbose", False),
         )
 
 
@@ -91,6 +99,9 @@ def _client(
     project = settings.project or found_project
     if settings.emulator:
         project = project or EMULATOR_PROJECT
+    # None leaves the client to read EEMW_TIMEOUT and EEMW_RETRY_ATTEMPTS, as a library
+    # user's client does: the command and the library share one set of variable names.
+    attempts = settings.retry_attempts
     try:
         return Client(
             project,
@@ -99,6 +110,9 @@ def _client(
             credentials=credentials,
             quota_project=settings.quota_project,
             plugins=settings.plugins,
+            timeout=settings.timeout,
+            retry=None if attempts is None else RetryPolicy(max_attempts=attempts),
+            middleware=[http_log()] if settings.verbose else (),
         )
     except EemwError as error:
         raise SetupError(str(error)) from error

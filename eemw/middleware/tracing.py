@@ -6,7 +6,8 @@ Two halves:
   after it (``eemw operations.cancel``), and records the call duration histogram.
 * :class:`HttpTracing` (``Tracing.http()``), the ``http-tracing`` stage right above the
   transport, gives each HTTP send one CLIENT span that measures exactly the exchange, per
-  the stable HTTP client semantic conventions. It injects the trace context into the
+  the stable HTTP client semantic conventions, and records the standard
+  ``http.client.request.duration`` histogram for it. It injects the trace context into the
   request's headers and suppresses HTTP auto-instrumentation (requests, urllib3)
   underneath, so no send gets a second span. Being a stage, it shows in ``describe()``.
 
@@ -29,6 +30,11 @@ failure without a response sets ``error.type`` to the exception class (``Connect
 names the call, so the stable name keeps HTTP dashboards grouping eemw with other clients.
 
 Attributes are given when a span starts, as the conventions ask, so samplers can use them.
+
+Metric ``http.client.request.duration`` (seconds, per send): ``http.request.method``,
+``server.address``, ``server.port``, ``url.scheme``, ``http.response.status_code`` when
+there is a response, and ``error.type`` as on the attempt span. No ``url.full``: a metric
+attribute must not grow with every operation name.
 
 Cost without an SDK
 -------------------
@@ -57,10 +63,10 @@ if TYPE_CHECKING:
     from opentelemetry.trace import SpanKind, Status, StatusCode
     from opentelemetry.util.types import AttributeValue
 
-from .._errors import EemwError
+from .._errors import ApiError, EemwError
 from .._http import ContextKey, Request, Response
 from .._keys import ATTEMPT, TRACE_ATTRIBUTES
-from .._metrics import Metrics, error_name, error_type
+from .._metrics import SCHEMA_URL, Metrics, error_name, error_type
 from .._pipeline import Handler
 from .._redact import redact_url
 from .._version import __version__
@@ -144,7 +150,7 @@ class Tracing:
     def http(self) -> HttpTracing:
         """The attempt-phase half: the ``http-tracing`` stage, sharing this stage's tracer
         and metrics."""
-        return HttpTracing(self._tracers, self._metrics)
+        return HttpTracing(self._tracers, self._metrics, self._clock)
 
     def __repr__(self) -> str:
         return "Tracing()"
@@ -159,25 +165,42 @@ class HttpTracing:
     a second span. Made by :meth:`Tracing.http`.
     """
 
-    __slots__ = ("_metrics", "_tracers")
+    __slots__ = ("_clock", "_metrics", "_tracers")
 
-    def __init__(self, tracers: _Tracers, metrics: Metrics) -> None:
+    def __init__(
+        self, tracers: _Tracers, metrics: Metrics,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self._tracers = tracers
         self._metrics = metrics
+        self._clock = clock
 
     def __call__(self, request: Request, call_next: Handler) -> Response:
         tracer = self._tracers.current()
+        started = self._clock()
         try:
             if tracer is None:
                 response = call_next(_with_trace_headers(request, None))
             else:
                 response = _send_traced(tracer, call_next, request)
         except BaseException as error:
-            self._metrics.attempt(request.call, error_type(error))
+            kind = error_type(error)
+            self._metrics.attempt(request.call, kind)
+            status = error.http_status if isinstance(error, ApiError) else None
+            self._record_duration(request, started, status, kind)
             raise
         status = response.status
-        self._metrics.attempt(request.call, str(status) if status >= 400 else None)
+        failed = str(status) if status >= 400 else None
+        self._metrics.attempt(request.call, failed)
+        self._record_duration(request, started, status, failed)
         return response
+
+    def _record_duration(
+        self, request: Request, started: float, status: int | None, error: str | None
+    ) -> None:
+        if self._metrics.recording:
+            seconds = self._clock() - started
+            self._metrics.http_request(seconds, _metric_attributes(request, status, error))
 
     def __repr__(self) -> str:
         return "HttpTracing()"
@@ -218,7 +241,7 @@ class _Tracers:
 
 
 def _real_tracer(provider: trace.TracerProvider) -> trace.Tracer | None:
-    tracer = provider.get_tracer("eemw", __version__)
+    tracer = provider.get_tracer("eemw", __version__, schema_url=SCHEMA_URL)
     return None if isinstance(tracer, trace.NoOpTracer) else tracer
 
 
@@ -324,10 +347,56 @@ def _attempt_attributes(request: Request, resend: int) -> Attributes:
     return attributes
 
 
+_METRIC_ATTRIBUTES: dict[tuple[str, str, int | None, str | None], dict[str, str | int]] = {}
+
+
+def _metric_attributes(
+    request: Request, status: int | None, error: str | None
+) -> dict[str, str | int]:
+    # A handful of distinct values per client: build each attribute dict once.
+    origin = _origin(request.url)
+    key = (request.method, origin, status, error)
+    attributes = _METRIC_ATTRIBUTES.get(key)
+    if attributes is None:
+        attributes = _build_metric_attributes(request.method, origin, status, error)
+        if len(_METRIC_ATTRIBUTES) < 512:
+            _METRIC_ATTRIBUTES[key] = attributes
+    return attributes
+
+
+def _build_metric_attributes(
+    method: str, origin: str, status: int | None, error: str | None
+) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {
+        "http.request.method": method if method in _KNOWN_METHODS else "_OTHER",
+    }
+    host, port = _server(origin)
+    if host:
+        attributes["server.address"] = host
+    if port is not None:
+        attributes["server.port"] = port
+    scheme = origin.partition(":")[0].lower()
+    if scheme in _DEFAULT_PORTS:
+        attributes["url.scheme"] = scheme
+    if status is not None:
+        attributes["http.response.status_code"] = status
+    if error is not None:
+        attributes["error.type"] = error
+    return attributes
+
+
+def _origin(url: str) -> str:
+    """``scheme://authority`` of ``url``, without its path, query or fragment."""
+    scheme, sep, rest = url.partition("://")
+    return scheme + sep + rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+
+
 def _server(url: str) -> tuple[str | None, int | None]:
     """Host and port of ``url``, the port defaulting to the scheme's; never raises."""
+    # Only the origin is parsed: urlsplit keeps its last 128 inputs, and a whole URL can
+    # carry a page token of a megabyte.
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(_origin(url))
     except ValueError:
         return None, None
     try:

@@ -70,5 +70,5 @@ print(json.dumps([sorted({s.name for s in spans.get_finished_spans()}), names]))
 """)
     assert recorded == [
         ["GET", "POST", "eemw operations.cancel", "eemw operations.get", "eemw operations.list"],
-        ["eemw.client.attempts", "eemw.client.call.duration"],
+        ["eemw.client.attempts", "eemw.client.call.duration", "http.client.request.duration"],
     ]

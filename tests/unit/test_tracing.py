@@ -567,12 +567,15 @@ def test_a_failed_call_is_measured_with_its_error_class() -> None:
     ]
 
 
-def test_the_call_duration_is_measured_on_the_injected_clock() -> None:
+def test_call_and_attempt_durations_are_measured_on_the_injected_clock() -> None:
     reader = InMemoryMetricReader()
-    ticks = iter([100.0, 102.5])
+    # Read in order: call starts, attempt starts, attempt ends, call ends.
+    ticks = iter([100.0, 100.5, 102.0, 102.5])
     tracing = Tracing(metrics=Metrics(MeterProvider(metric_readers=[reader])),
                       clock=lambda: next(ticks))
     pipeline(tracing, ok)(request())
     (point,) = points(reader, "eemw.client.call.duration").values()
     assert (point.count, point.sum) == (1, 2.5)
+    (point,) = points(reader, "http.client.request.duration").values()
+    assert (point.count, point.sum) == (1, 1.5)
 
