@@ -135,7 +135,8 @@ def test_a_callers_session_serves_calls_and_refreshes_untouched(emu: Emulator) -
     transport = RequestsTransport(session)
     with eemw.Client("demo", endpoint=emu.url, credentials=emu.credentials(),
                      transport=transport, retry=eemw.RetryPolicy.none()) as client:
-        with pytest.raises(ReadError, match="no response within the attempt timeout"):
+        # The attempt's timeout is the call's deadline: a deadline error, a timeout either way.
+        with pytest.raises(eemw.TimedOutError, match="no response within the attempt timeout"):
             client.operations.get(name, timeout=0.3)
         assert client.operations.get(name).name == name  # the fault was for one request
     transport.close()
