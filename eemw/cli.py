@@ -31,9 +31,10 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from ._argtypes import whole_number
 from ._cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from ._cli.seed import DEMO_OPERATIONS
 from ._cli.streams import guarded_streams
@@ -138,7 +139,7 @@ def _global_options(*, timeout: bool = True) -> argparse.ArgumentParser:
         add("--timeout", dest="client_timeout", type=_seconds, default=_S, metavar="SECONDS",
             help="deadline of each get, list page, cancel and delete, retries included "
             "(default: EEMW_TIMEOUT, else 60)")
-    add("--retry-attempts", type=_count(1, _MAX_ATTEMPTS), default=_S, metavar="N",
+    add("--retry-attempts", type=whole_number(1, _MAX_ATTEMPTS), default=_S, metavar="N",
         help="most attempts per call, the first included (default: EEMW_RETRY_ATTEMPTS, "
         "else 5)")
     add("--no-retry", dest="retry_attempts", action="store_const", const=1, default=_S,
@@ -200,9 +201,9 @@ def _operations_commands(top: Any, common: argparse.ArgumentParser) -> None:
 
     p = verbs.add_parser("list", parents=[common], help="list a project's operations")
     _selection(p)
-    p.add_argument("--limit", type=_count(0), help="stop after N matching operations")
+    p.add_argument("--limit", type=whole_number(0), help="stop after N matching operations")
     p.add_argument("--filter", help="server-side filter, passed as is")
-    p.add_argument("--page-size", type=_count(1, 1000), help="operations per page request")
+    p.add_argument("--page-size", type=whole_number(1, 1000), help="operations per page request")
     p.set_defaults(handler=commands.list_)
 
     p = verbs.add_parser(
@@ -262,20 +263,6 @@ def _selection(p: argparse.ArgumentParser, default_states: str | None = None) ->
                    help=f"only operations in these states{default}")
     p.add_argument("--type", action="append", metavar="T,…",
                    help="only operations of these task types, e.g. EXPORT_IMAGE")
-
-
-def _count(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
-        return value
-
-    return parse
 
 
 def _number(text: str, what: str) -> float:

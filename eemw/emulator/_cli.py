@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from .._argtypes import whole_number
 from ._seed import DEMO_OPERATIONS, MAX_SEED
 
 if TYPE_CHECKING:
@@ -26,20 +27,6 @@ DEFAULT_PORT = 8080
 DEFAULT_PROJECT = "demo"
 _MAX_LATENCY_MS = 60_000.0
 _MAX_SECONDS = 864_000.0  # ten days, as long as a task lives
-
-
-def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
-        return value
-
-    return parse
 
 
 def _real(low: float, high: float, what: str, *, above: bool = False) -> Callable[[str], float]:
@@ -63,12 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--host", default="127.0.0.1",
         help="address to bind (default %(default)s; anything but loopback lets others use it)")
-    add("--port", type=_whole(0, 65535), default=DEFAULT_PORT,
+    add("--port", type=whole_number(0, 65535), default=DEFAULT_PORT,
         help="port (default %(default)s; 0: any free port)")
     # SUPPRESS: `eemw --project P emulator` sets it before the subcommand; keep that value.
     add("--project", default=argparse.SUPPRESS,
         help=f"default project, the one seeded (default {DEFAULT_PROJECT})")
-    add("--seed-operations", type=_whole(0, MAX_SEED), default=DEMO_OPERATIONS, metavar="N",
+    add("--seed-operations", type=whole_number(0, MAX_SEED), default=DEMO_OPERATIONS, metavar="N",
         help="demo operations to create at start (default %(default)s, the set --emulator "
         f"has; at most {MAX_SEED})")
     add("--frozen-clock", action="store_true",
@@ -82,17 +69,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(Earth Engine itself ignores the header)")
     add("--hostile-timestamps", action="store_true",
         help="also write timestamps with 9 fractional digits (the service writes 0, 3 or 6)")
-    add("--max-page-size", type=_whole(1), default=1000, metavar="N",
+    add("--max-page-size", type=whole_number(1), default=1000, metavar="N",
         help="largest list page served (default %(default)s)")
     add("--quota-qps", type=_real(1, 1e9, "requests per second"), default=None, metavar="R",
         help="requests per second per quota project over a sliding 1 s window; excess: 429")
-    add("--quota-concurrent", type=_whole(1), default=None, metavar="N",
+    add("--quota-concurrent", type=whole_number(1), default=None, metavar="N",
         help="concurrent requests per quota project; excess: 429")
     add("--quota-retry-info", action="store_true",
         help="add a RetryInfo detail to quota 429s (the service may not)")
     add("--fault-rate", type=_real(0, 1, "(a share)"), default=0.0, metavar="R",
         help="share of API requests given a random fault, 0 to 1")
-    add("--fault-seed", type=_whole(0), default=0, help="seed of the random faults")
+    add("--fault-seed", type=whole_number(0), default=0, help="seed of the random faults")
     add("--chaos-delay", type=_real(0, _MAX_SECONDS, "seconds"), default=2.0, metavar="S",
         help="seconds a chaos 'delay' fault waits (default %(default)g)")
     add("--latency", "--latency-ms", dest="latency_ms", default=0.0, metavar="MS",
