@@ -83,11 +83,7 @@ class Metrics:
         self._retries = meter.create_counter(
             "eemw.client.retries", unit="{retry}", description="Retries made after a failure"
         )
-        self._http = meter.create_histogram(
-            "http.client.request.duration", unit="s",
-            description="Duration of HTTP client requests.",
-            explicit_bucket_boundaries_advisory=_HTTP_BUCKETS,
-        )
+        self._http = _http_histogram(meter)
         self._ready = True
 
     @property
@@ -144,3 +140,15 @@ def error_type(error: BaseException) -> str:
     if isinstance(error, ApiError):
         return str(error.http_status)
     return error_name(error)
+
+
+def _http_histogram(meter: Any) -> Any:
+    """The standard HTTP client duration histogram, with the conventions' buckets when the
+    installed opentelemetry-api can take them as advice (1.25 and later)."""
+    name, unit, text = "http.client.request.duration", "s", "Duration of HTTP client requests."
+    try:
+        return meter.create_histogram(
+            name, unit=unit, description=text, explicit_bucket_boundaries_advisory=_HTTP_BUCKETS
+        )
+    except TypeError:
+        return meter.create_histogram(name, unit=unit, description=text)
