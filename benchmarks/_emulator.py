@@ -71,14 +71,7 @@ class EmulatorProcess:
         tb: TracebackType | None,
     ) -> None:
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
+            stop_process(self._proc)
             self._proc = None
         if self._dir is not None:
             self._dir.cleanup()
@@ -128,3 +121,15 @@ class EmulatorProcess:
     def live_names(self) -> list[str]:
         """Names of operations not done yet: ones a cancel is accepted for."""
         return [op["name"] for op in self.operations() if not op.get("done")]
+
+
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    """End a server process the bench started: politely, then for sure; close its pipe."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

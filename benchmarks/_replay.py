@@ -25,6 +25,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._emulator import stop_process
+
 PROJECT = "demo"
 _STATES = ("SUCCEEDED", "RUNNING", "FAILED", "PENDING", "CANCELLED", "SUCCEEDED", "RUNNING")
 
@@ -156,14 +158,7 @@ class ReplayProcess:
         tb: TracebackType | None,
     ) -> None:
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
+            stop_process(self._proc)
             self._proc = None
 
 
