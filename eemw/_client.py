@@ -52,6 +52,7 @@ DEFAULT_ENDPOINT = "https://earthengine.googleapis.com"
 """Earth Engine's API endpoint, used unless ``endpoint=`` or ``EEMW_ENDPOINT`` says otherwise."""
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
 """The API versions eemw speaks; ``v1`` is the default."""
+_OPTION_NAMES = frozenset(CallOptions.__annotations__)
 # The calls the client-wide ``timeout`` applies to; ``wait`` keeps its own (a whole wait).
 _SINGLE_CALLS = ("get", "list", "cancel", "delete")
 
@@ -186,7 +187,8 @@ class Client:
             raise
         auth = next((e.middleware for e in self.stack.entries if e.name == "auth"), None)
         self._credentials = getattr(auth, "credentials", creds)
-        self._caller = caller_identity(self._credentials)
+        # Known once the stack is built, and the same for every call: part of the base.
+        self._context = self._context.set(CALLER_IDENTITY, caller_identity(self._credentials))
         self.operations = Operations(self)
         """The operations resource: get, list, cancel, delete, wait and the bulk calls."""
 
@@ -214,14 +216,14 @@ class Client:
         option is validated before anything is sent. Raises an :class:`~eemw.EemwError`
         for any failure.
         """
-        unknown = set(options) - set(CallOptions.__annotations__)
+        unknown = options.keys() - _OPTION_NAMES
         if unknown:
             raise UsageError(f"unknown option(s) {sorted(unknown)} for send")
         seconds = check_timeout(
             options.get("timeout"), self._timeouts.get(call.kind, self.timeout)
         )
         context = _with_callers(self._context, options.get("context"))
-        context = context.set(DEADLINE, self.clock() + seconds).set(CALLER_IDENTITY, self._caller)
+        context = context.set(DEADLINE, self.clock() + seconds)
         retry = options.get("retry")
         if retry is not None:
             if not isinstance(retry, RetryPolicy):

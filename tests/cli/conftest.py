@@ -7,7 +7,6 @@ frozen, so operations only change when a test says so; the command reaches it th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,20 +18,7 @@ import pytest
 
 from eemw.emulator import Emulator
 
-
-def _load_helpers() -> Any:
-    # Tests run with --import-mode=importlib, so this directory is not on sys.path: load
-    # the helpers module once, by path, and register it so test modules can import it.
-    spec = importlib.util.spec_from_file_location("clitools", Path(__file__).with_name(
-        "clitools.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["clitools"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_helpers = sys.modules.get("clitools") or _load_helpers()
+_helpers = sys.modules["clitools"]  # loaded by tests/conftest.py
 EEMW, TIMEOUT, Result, clean_env = (
     _helpers.EEMW, _helpers.TIMEOUT, _helpers.Result, _helpers.clean_env
 )

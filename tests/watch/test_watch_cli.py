@@ -7,34 +7,20 @@ the command polls on real time with a short interval.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clitools import TIMEOUT, clean_env, run_on_tty
 
 from eemw.emulator import Emulator
 
 EEMW = shutil.which("eemw", path=str(Path(sys.executable).parent)) or "eemw"
-TIMEOUT = 60
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("EEMW_") and k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS",
-                                                      "GOOGLE_CLOUD_PROJECT", "TERM")}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def argv(emu: Emulator, tmp_path: Path) -> list[str]:
     path = tmp_path / "user.json"
@@ -145,24 +131,6 @@ def test_the_live_view_on_a_terminal_escapes_what_the_server_sent(
 
 def on_terminal(args: list[str]) -> str:
     """Run on a pseudo-terminal; everything it showed."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave,
-                            env=clean_env(COLUMNS="120", LINES="20"), close_fds=True)
-    os.close(slave)
-    shown = bytearray()
-    deadline = time.monotonic() + TIMEOUT
-    with selectors.DefaultSelector() as selector:
-        selector.register(master, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                continue
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-    os.close(master)
-    assert proc.wait(TIMEOUT) == 0
-    return shown.decode(errors="replace")
+    code, shown = run_on_tty(args, b"", clean_env(COLUMNS="120", LINES="20"))
+    assert code == 0
+    return shown
