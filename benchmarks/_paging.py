@@ -121,7 +121,7 @@ DECODE = "decoding the JSON (`json.loads`, as in every client)"
 
 def _steps(bodies: list[bytes]) -> dict[str, Callable[[], object]]:
     """eemw's own steps over every page, each alone, to time beside the listings."""
-    from eemw._models import lazy_operation
+    from eemw._lazyops import lazy_operation
     from eemw.middleware.check import _check_page
 
     pages = [json.loads(body) for body in bodies]

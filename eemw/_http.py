@@ -20,6 +20,7 @@ __all__ = [
     "Context",
     "ContextKey",
     "Headers",
+    "PartlyDecoded",
     "Repeat",
     "Request",
     "Response",
@@ -250,12 +251,24 @@ class Request:
 _UNPARSED: Any = object()
 
 
+class PartlyDecoded:
+    """What a stage may leave in :attr:`Response.data` that is not the body's JSON value.
+
+    eemw's check stage leaves one for an ``operations.list`` page it cut into its
+    operations without decoding them; :meth:`Response.json` decodes the body instead.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """One HTTP response.
 
     ``truncated`` is true when the body was longer than the transport's cap and ``body``
-    holds only its first part. ``data`` is the JSON value once a stage has parsed ``body``.
+    holds only its first part. ``data`` is what a stage made of ``body``: its JSON value,
+    or a partial reading of it (an ``operations.list`` page that eemw cut into its
+    operations without decoding them). :meth:`json` is always the JSON value.
     """
 
     status: int
@@ -271,9 +284,10 @@ class Response:
 
     def json(self) -> Any:
         """The body as JSON (the value a stage already parsed, when there is one)."""
-        if self.data is not _UNPARSED:
-            return self.data
-        return json.loads(self.body)
+        data = self.data
+        if data is _UNPARSED or isinstance(data, PartlyDecoded):
+            return json.loads(self.body)
+        return data
 
     def with_data(self, data: Any) -> Response:
         return Response(self.status, self.headers, self.body, self.request, self.truncated, data)

@@ -3,7 +3,7 @@
 Parsing never rejects an operation for a missing or unknown field: every field may be
 absent, values of the wrong type read as absent, and the full wire mapping is kept in
 ``raw`` so nothing the server sent is lost. Operations made for a list page build their
-typed fields on first access (:func:`lazy_operation`).
+typed fields on first access (:mod:`eemw._lazyops`).
 
 :class:`OperationName` lives in :mod:`eemw._names` and is re-exported here.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -32,7 +32,6 @@ __all__ = [
     "Status",
     "collection_path",
     "is_operation_name",
-    "lazy_operation",
     "parse_duration",
     "parse_timestamp",
 ]
@@ -378,87 +377,3 @@ class Operation:
     def project(self) -> str:
         parts = self.name.split("/")
         return parts[1] if len(parts) > 1 else ""
-
-
-# --- operations parsed on demand ------------------------------------------------------
-#
-# Listing a big project yields thousands of operations that callers often only count,
-# filter by name or pass on; building the typed metadata of each costs far more than
-# decoding its JSON. An operation made by lazy_operation() keeps its wire mapping and
-# builds metadata, error, response and raw on first access, through descriptors that wrap
-# the slots the dataclass made. The values users see are the same as from_wire's: the
-# fields, equality, hashing, repr, pickling and dataclasses.replace() all read through
-# the same descriptors, so they build whatever they touch first.
-
-
-class _Pending:
-    """Stands in a slot until that field is built from the operation's wire mapping."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-
-class _OnDemand:
-    """A data descriptor over one slot of :class:`Operation`, building it on first read."""
-
-    __slots__ = ("_build", "_slot")
-
-    def __init__(self, slot: Any, build: Callable[[dict[str, Any]], object]) -> None:
-        self._slot = slot
-        self._build = build
-
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = self._slot.__get__(obj, owner)
-        if type(value) is _Pending:
-            # Two threads may both build it: the results are equal, either may stay.
-            value = self._build(value.data)
-            self._slot.__set__(obj, value)
-        return value
-
-    def __set__(self, obj: object, value: object) -> None:
-        self._slot.__set__(obj, value)
-
-
-def _response(data: dict[str, Any]) -> Mapping[str, Any] | None:
-    response = data.get("response")
-    return _map(response) if isinstance(response, dict) else None
-
-
-for _field, _build in (
-    ("metadata", lambda d: OperationMetadata.from_wire(d.get("metadata"))),
-    ("error", lambda d: Status.from_wire(d.get("error"))),
-    ("response", _response),
-    # The mapping came straight from the decoder and nobody else holds it: no copy.
-    ("raw", MappingProxyType),
-):
-    setattr(Operation, _field, _OnDemand(Operation.__dict__[_field], _build))
-
-# The slots' own setters, bound once: lazy_operation() runs for every listed operation.
-_SET_NAME = Operation.__dict__["name"].__set__
-_SET_DONE = Operation.__dict__["done"].__set__
-_SET_METADATA, _SET_ERROR, _SET_RESPONSE, _SET_RAW = (
-    Operation.__dict__[f]._slot.__set__ for f in ("metadata", "error", "response", "raw")
-)
-
-
-def lazy_operation(data: dict[str, Any]) -> Operation:
-    """An :class:`Operation` whose metadata, error, response and raw are built on first use.
-
-    ``data`` MUST be a mapping the caller owns and never changes afterwards (one just
-    decoded from a response body): it is kept, not copied. ``name`` and ``done`` are read
-    at once, as :meth:`Operation.from_wire` reads them.
-    """
-    op: Operation = object.__new__(Operation)
-    name = data.get("name")
-    _SET_NAME(op, name if isinstance(name, str) else "")
-    _SET_DONE(op, data.get("done") is True)
-    pending = _Pending(data)
-    _SET_METADATA(op, pending)
-    _SET_ERROR(op, pending)
-    _SET_RESPONSE(op, pending)
-    _SET_RAW(op, pending)
-    return op

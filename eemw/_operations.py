@@ -31,9 +31,10 @@ from ._errors import (
     NotFoundError,
     UsageError,
 )
-from ._http import Call, CallKind, Response
+from ._http import Call, CallKind, Context, Response
 from ._keys import CallContext, CallOptions
 from ._models import Operation, OperationName, State, collection_path
+from ._pagesplit import SPLIT_PAGES
 from ._paging import pages
 from ._results import CancelResult, WaitResult
 from ._validate import (
@@ -234,7 +235,9 @@ class Operations:
         if filter is not None and (not isinstance(filter, str) or not filter.isprintable()):
             raise UsageError("filter must be a string without line breaks or control characters")
         check_timeout(timeout, DEFAULT_TIMEOUTS["list"])
-        keep = matcher(states(state), types(type))
+        wanted_states, wanted_types = states(state), types(type)
+        no_filter = wanted_states is None and wanted_types is None
+        keep = None if no_filter else matcher(wanted_states, wanted_types)
         call = Call("list", project, client.api_version)
         query: dict[str, str] = {}
         if filter:
@@ -251,16 +254,18 @@ class Operations:
         path: str,
         query: dict[str, str],
         limit: int | None,
-        keep: Callable[[Operation], bool],
+        keep: Callable[[Operation], bool] | None,
         timeout: float | None,
         retry: RetryPolicy | None,
         attributes: Mapping[str, Any] | None,
         context: CallContext | None,
     ) -> Iterator[Operation]:
+        split = _with_split_pages(context)
+
         def send(page_query: Mapping[str, str]) -> Response:
             return self._client.send(
                 call, "GET", path, query=page_query, timeout=timeout, retry=retry,
-                trace_attributes=attributes, context=context,
+                trace_attributes=attributes, context=split,
             )
 
         return pages(send, call, query, limit, keep)
@@ -390,3 +395,10 @@ class Operations:
         return Call(kind, name.project, self._client.api_version, name.name)
 
 
+def _with_split_pages(context: CallContext | None) -> CallContext:
+    """The caller's context asking the check stage to cut pages (see :mod:`eemw._pagesplit`)."""
+    if context is None:
+        return {SPLIT_PAGES: True}
+    if not isinstance(context, (Context, Mapping)):
+        return context  # type: ignore[unreachable]  # the client refuses it, with its message
+    return {**dict(context.items()), SPLIT_PAGES: True}

@@ -1,10 +1,11 @@
 """Paging through ``operations.list``: the page loop, and page-token cycle detection.
 
-The loop holds one page at a time: a page's body is dropped as soon as it is decoded, and
-its decoded operations as soon as the last of them is handed out, before the next page is
-asked for. The operations it yields are built on demand
-(:func:`~eemw._models.lazy_operation`), so a caller who only counts or names them never
-pays for their typed metadata.
+The loop holds one page at a time: a page's body is dropped as soon as it is read, and its
+operations as soon as the last of them is handed out, before the next page is asked for.
+The operations it yields are built on demand (:mod:`eemw._lazyops`): from each one's JSON
+text when the check stage could cut the page without decoding it
+(:func:`~eemw._pagesplit.split_page`), else from the decoded page; a caller who only
+counts or names them never pays for decoding them, let alone for their typed metadata.
 
 A server that hands back a page token it gave before would page forever.
 :class:`PageTokens` notices that in bounded memory, however many pages a listing has and
@@ -15,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 from ._errors import MalformedResponseError
 from ._http import Call, Response
-from ._models import Operation, lazy_operation
+from ._lazyops import lazy_operation, listed_operation
+from ._models import Operation
+from ._pagesplit import SplitPage
 
 __all__ = ["PageTokens", "pages"]
 
@@ -71,29 +75,28 @@ def pages(
     call: Call,
     query: Mapping[str, str],
     limit: int | None,
-    keep: Callable[[Operation], bool],
+    keep: Callable[[Operation], bool] | None,
 ) -> Iterator[Operation]:
     """The operations of every page, asking ``send(query)`` for each page as it is needed.
 
     ``send`` returns a checked list page (the check stage has verified its shape and every
-    operation's name). Stops after ``limit`` operations that ``keep`` accepts.
+    operation's name). Stops after ``limit`` operations that ``keep`` accepts (all of
+    them when ``keep`` is None).
     """
     found = 0
     tokens = PageTokens()
     while limit is None or found < limit:
-        page: dict[str, Any] = send(query).json()  # the response and its body go here
-        ops: list[dict[str, Any]] = page.get("operations", [])
-        token = page.get("nextPageToken")
-        del page
-        for raw in ops:
-            op = lazy_operation(raw)
-            if keep(op):
-                yield op
+        token, ops = _read(send(query))  # the response and its body go here
+        if keep is not None:
+            ops = filter(keep, ops)
+        if limit is None:
+            yield from ops
+        else:
+            for op in islice(ops, limit - found):
                 found += 1
-                if limit is not None and found >= limit:
-                    return
+                yield op
         del ops  # before the next page arrives, so only one is ever held
-        if not token:
+        if not token or (limit is not None and found >= limit):
             return
         if tokens.repeated(token):
             raise MalformedResponseError(
@@ -101,3 +104,12 @@ def pages(
                 call=call.label,
             )
         query = {**query, "pageToken": token}
+
+
+def _read(response: Response) -> tuple[str | None, Iterator[Operation]]:
+    """A checked page's token and its operations, each made when the loop reaches it."""
+    data = response.data
+    if isinstance(data, SplitPage):
+        return data.rest.get("nextPageToken"), map(listed_operation, data.names, data.pieces)
+    page: dict[str, Any] = response.json()
+    return page.get("nextPageToken"), map(lazy_operation, page.get("operations", []))

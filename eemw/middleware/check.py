@@ -16,7 +16,11 @@ cancel and delete a JSON object (an empty body counts as ``{}``), list a page of
 operations; calls of other resources (``Call.resource``) are passed on unchecked. Anything
 else is a
 :class:`~eemw.MalformedResponseError` naming the call. The parsed JSON is handed on as
-``response.data`` so nobody parses a body twice.
+``response.data`` so nobody parses a body twice. A list page asked for by
+``operations.list`` (the ``SPLIT_PAGES`` context key) is cut into its operations'
+text instead when :func:`~eemw._pagesplit.split_page` can prove the cut exact: its
+shape, every name and the page token are checked the same way, and each operation is
+decoded when first read.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from .._errors import (
     rpc_code_for_status,
 )
 from .._http import ContextKey, Request, Response
-from .._models import OperationName, is_operation_name, parse_duration
+from .._models import OperationName, parse_duration
+from .._names import first_invalid_name
+from .._pagesplit import SPLIT_PAGES, split_page
 from .._pipeline import Handler
 from .._redact import redact_url
 
@@ -113,6 +119,12 @@ def checked_body(response: Response) -> Any:
     ctype = _content_type(response)
     if ctype and "json" not in ctype:
         raise _malformed(response, f"expected JSON, got content type {ctype!r}")
+    if call.kind == "list" and response.request.context.get(SPLIT_PAGES):
+        split = split_page(response.body)
+        if split is not None:
+            _check_names(response, split.names)
+            _check_token(response, split.rest)
+            return split
     try:
         data = json.loads(response.body)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -152,16 +164,23 @@ def _check_page(response: Response, data: Mapping[str, Any]) -> None:
     ops = data.get("operations", [])
     if not isinstance(ops, list):
         raise _malformed(response, f"'operations' is {_json_kind(ops)}, not a list")
-    # Runs for every operation of every page: one pattern match per name, no objects built.
-    valid = is_operation_name
-    for i, op in enumerate(ops):
-        name = op.get("name") if isinstance(op, dict) else None
+    names: list[Any] = [op.get("name") if isinstance(op, dict) else None for op in ops]
+    for i, name in enumerate(names):
         if not isinstance(name, str):
             raise _malformed(response, f"operation {i} of the page has no name")
-        if not valid(name):
-            raise _malformed(
-                response, f"operation {i} of the page has an invalid name {_short(name)}"
-            )
+    _check_names(response, names)
+    _check_token(response, data)
+
+
+def _check_names(response: Response, names: list[str]) -> None:
+    bad = first_invalid_name(names)
+    if bad is not None:
+        raise _malformed(
+            response, f"operation {bad} of the page has an invalid name {_short(names[bad])}"
+        )
+
+
+def _check_token(response: Response, data: Mapping[str, Any]) -> None:
     token = data.get("nextPageToken", "")
     if not isinstance(token, str):
         raise _malformed(response, f"'nextPageToken' is {_json_kind(token)}, not a string")

@@ -23,7 +23,8 @@ from eemw import (
     State,
     Status,
 )
-from eemw._models import is_operation_name, lazy_operation, parse_duration, parse_timestamp
+from eemw._lazyops import lazy_operation
+from eemw._models import is_operation_name, parse_duration, parse_timestamp
 
 NAME = "projects/demo/operations/ABC123"
 

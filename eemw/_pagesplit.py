@@ -1,0 +1,209 @@
+"""Cutting a list page into its operations' JSON text, without decoding the operations.
+
+Decoding a page of 1,000 operations builds every dict, string and number in it, and a
+caller who pages through a project to count, filter by name or pass operations on reads
+few of them. :func:`split_page` finds where each operation's object starts and ends with
+a handful of passes over the bytes done in C (``bytes.translate``, ``replace``, ``split``
+and ``count``), decodes only the page around the operations (``nextPageToken`` and any
+other field), and leaves each operation's text to be decoded when it is first read.
+
+It answers only when it can prove the cut exact, and returns ``None`` otherwise, so the
+caller decodes the page whole, as it always could:
+
+* no ``\\"`` and no ``\\\\`` in the body, so every ``"`` opens or closes a string;
+* no ``{ } [ ]`` inside any string (with every string reduced to its two quotes, no
+  quote is left between brackets), so counting brackets counts structure;
+* one ``"operations"`` key, on the page object itself, holding an array of objects;
+* each operation starts with its ``"name"`` key. The text ``}, {"name": "`` (whitespace
+  allowed) cannot occur inside a string of valid JSON (its second quote would close the
+  string and leave ``name`` bare), so each occurrence is the boundary between two objects
+  of some array. The cut is at every occurrence of the first one's exact spelling; a
+  piece whose braces do not balance started or ended inside an operation, and the number
+  of pieces must equal the number of objects the array holds;
+* a piece that holds another ``"name"`` (a nested one, or a second key that would win)
+  is decoded at once and must name the same operation.
+
+The operations' own text is not checked here: an operation whose JSON is corrupt in a way
+that keeps its brackets balanced raises when it is first read (see :mod:`eemw._models`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate, islice, repeat
+from operator import countOf
+from typing import Any
+
+from ._http import ContextKey, PartlyDecoded
+
+__all__ = ["OPERATION_PREFIX", "SPLIT_PAGES", "SplitPage", "operation_json", "split_page"]
+
+SPLIT_PAGES: ContextKey[bool] = ContextKey("eemw.split_pages", False)
+"""Set by ``operations.list``: the check stage answers its pages with a :class:`SplitPage`
+when it can. Other callers of a list page (the watcher) read every operation whole, for
+which one decode of the page is cheaper."""
+
+OPERATION_PREFIX = b'{"name":"'
+"""Put back in front of a piece to make it the operation's JSON object again."""
+
+_KEEP = b'"{}[]'
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in _KEEP)
+_DEPTH = {ord("{"): 1, ord("["): 1, ord("}"): -1, ord("]"): -1}
+# JSON's own whitespace only: anything else between tokens is not JSON.
+_OPERATIONS = re.compile(rb'"operations"[ \t\r\n]*:[ \t\r\n]*\[')
+_FIRST = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"name"[ \t\r\n]*:[ \t\r\n]*"')
+_BOUNDARY = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*\{[ \t\r\n]*"name"[ \t\r\n]*:[ \t\r\n]*"')
+
+
+class SplitPage(PartlyDecoded):
+    """A list page cut into its operations' text.
+
+    ``names[i]`` is the ``i``-th operation's name. ``pieces[i]`` is its JSON (the object
+    with its leading ``{"name":"`` cut off, see :data:`OPERATION_PREFIX`), or the decoded
+    mapping when it had to be decoded to be checked. ``rest`` is every other field of the
+    page, decoded (``nextPageToken``, ``unreachable``, …).
+    """
+
+    __slots__ = ("names", "pieces", "rest")
+
+    def __init__(
+        self, names: list[str], pieces: list[bytes | dict[str, Any]], rest: dict[str, Any]
+    ) -> None:
+        self.names = names
+        self.pieces = pieces
+        self.rest = rest
+
+    def __repr__(self) -> str:
+        return f"<SplitPage of {len(self.names)} operations>"
+
+
+def split_page(body: bytes) -> SplitPage | None:
+    """``body`` cut into its operations, or ``None`` when the cut cannot be proven exact."""
+    if b"\\" in body and (b'\\"' in body or b"\\\\" in body):
+        return None
+    # Every string reduced to its two quotes, then dropped: brackets alone should be left.
+    brackets = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in brackets:
+        return None  # a string holds a bracket, or a quote is unmatched
+    found = _OPERATIONS.search(body)
+    if found is None or not _on_page_object(body, found.start()):
+        return None
+    first = _FIRST.match(body, found.end())
+    if first is None:
+        return None  # empty, or an operation that does not start with its name
+    array = found.end()
+    before = sum(body.count(b, 0, array) for b in (b"{", b"}", b"[", b"]"))
+    objects = _objects_in(brackets[before:])
+    return _cut(body, array, first.end(), objects) if objects > 0 else None
+
+
+def _on_page_object(body: bytes, at: int) -> bool:
+    opened = body.count(b"{", 0, at) - body.count(b"}", 0, at)
+    return opened == 1 and body.count(b"[", 0, at) == body.count(b"]", 0, at)
+
+
+def _cut(body: bytes, array: int, start: int, objects: int) -> SplitPage | None:
+    boundary = _BOUNDARY.search(body, start)
+    pieces: list[Any] = body[start:].split(boundary.group()) if boundary else [body[start:]]
+    if len(pieces) != objects:
+        return None
+    end = _object_end(pieces[-1])
+    if end is None:
+        return None
+    close = len(body) - len(pieces[-1]) + end + 1  # just past the last operation
+    pieces[-1] = pieces[-1][:end]
+    # A cut inside an operation leaves its pieces unbalanced; a boundary missed (an
+    # operation that does not start with its name) leaves fewer pieces than objects.
+    if list(map(bytes.count, pieces, repeat(b"{"))) != list(map(bytes.count, pieces, repeat(b"}"))):
+        return None
+    names = _names(pieces, body.count(b'"name"', array, close))
+    if names is None:
+        return None
+    rest = _rest(body[:array] + body[close:])
+    return None if rest is None else SplitPage(names, pieces, rest)
+
+
+def _rest(page: bytes) -> dict[str, Any] | None:
+    """The page with an empty operations array: its other fields, decoded."""
+    if page.count(b'"operations"') != 1:
+        return None  # a second key would win over the array that was cut out
+    try:
+        rest = json.loads(page)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(rest, dict) or rest.pop("operations", None) != []:
+        return None
+    return rest
+
+
+def _object_end(tail: bytes) -> int | None:
+    """Where the operation that ``tail`` starts inside of closes (its ``}``)."""
+    depth, at = 1, 0
+    while depth:
+        close = tail.find(b"}", at)
+        if close < 0:
+            return None
+        depth += tail.count(b"{", at, close) - 1
+        at = close + 1
+    return at - 1
+
+
+def _objects_in(brackets: bytes) -> int:
+    """How many objects the array that ``brackets`` starts inside of holds (-1: not one)."""
+    depths = list(accumulate(map(_DEPTH.__getitem__, brackets)))
+    try:
+        end = depths.index(-1)  # the array's own "]"
+    except ValueError:
+        return -1
+    return countOf(islice(depths, end), 0) if brackets[:1] == b"{" else -1
+
+
+def _names(pieces: list[Any], operations: int) -> list[str] | None:
+    """Each piece's name; ``operations`` is how often ``"name"`` occurs in the array."""
+    # A list comprehension and C calls, no loop: this runs for every operation listed.
+    # Every string closes before the next bracket, so each piece holds its name's end.
+    joined = b"\n".join([p[: p.find(b'"')] for p in pieces])
+    if b"\\" in joined:
+        return None  # an escaped name: rare enough to decode the page whole
+    try:
+        names = joined.decode().split("\n")
+    except UnicodeDecodeError:
+        return None
+    if len(names) != len(pieces):
+        return None
+    if operations != len(pieces) and not _same_names(pieces, names):
+        return None
+    return names
+
+
+def _same_names(pieces: list[Any], names: list[str]) -> bool:
+    """Decode each piece that holds another ``"name"``; it must name its own operation."""
+    for i, piece in enumerate(pieces):
+        if b'"name"' in piece:
+            whole = _decoded(piece)
+            if whole is None or whole.get("name") != names[i]:
+                return False
+            pieces[i] = whole
+    return True
+
+
+def _decoded(piece: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(OPERATION_PREFIX + piece + b"}")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def operation_json(name: str, text: bytes) -> dict[str, Any]:
+    """The JSON object of the listed operation ``name`` from its cut ``text``."""
+    value = _decoded(text)
+    if value is None:
+        from ._errors import MalformedResponseError
+
+        raise MalformedResponseError(
+            f"operations.list: the page's entry for {name} is not valid JSON",
+            call="operations.list",
+        )
+    return value
