@@ -112,15 +112,15 @@ def lazy_operation(data: dict[str, Any]) -> Operation:
     return op
 
 
-def listed_operation(name: str, text: bytes | dict[str, Any]) -> Operation:
+def listed_operation(name: str, text: bytes) -> Operation:
     """An :class:`Operation` named ``name`` whose every other field waits for first use.
 
-    ``text`` MUST be the operation's JSON as :func:`eemw._pagesplit.split_page` cut it (or
-    the mapping it decoded), and ``name`` the name it holds: nothing else is read until a
-    field is. A ``text`` that is not valid JSON raises
+    ``text`` MUST be the operation's JSON as :func:`eemw._pagesplit.split_page` cut it, and
+    ``name`` the name it starts with: nothing else is read until a field is. A ``text``
+    that is not valid JSON, or that names another operation too, raises
     :class:`~eemw.MalformedResponseError` on that read.
     """
     op: Operation = object.__new__(Operation)
     _SET_NAME(op, name)
-    _SET_RAW(op, text if isinstance(text, bytes) else MappingProxyType(text))
+    _SET_RAW(op, text)
     return op

@@ -19,12 +19,12 @@ caller decodes the page whole, as it always could:
   string and leave ``name`` bare), so each occurrence is the boundary between two objects
   of some array. The cut is at every occurrence of the first one's exact spelling; a
   piece whose braces do not balance started or ended inside an operation, and the number
-  of pieces must equal the number of objects the array holds;
-* a piece that holds another ``"name"`` (a nested one, or a second key that would win)
-  is decoded at once and must name the same operation.
+  of pieces must equal the number of objects the array holds.
 
 The operations' own text is not checked here: an operation whose JSON is corrupt in a way
-that keeps its brackets balanced raises when it is first read (see :mod:`eemw._models`).
+that keeps its brackets balanced, or that holds a second ``"name"`` key naming another
+operation (which a decoder would let win), raises
+:class:`~eemw.MalformedResponseError` when it is first read (see :mod:`eemw._lazyops`).
 """
 
 from __future__ import annotations
@@ -60,15 +60,14 @@ class SplitPage(PartlyDecoded):
     """A list page cut into its operations' text.
 
     ``names[i]`` is the ``i``-th operation's name. ``pieces[i]`` is its JSON (the object
-    with its leading ``{"name":"`` cut off, see :data:`OPERATION_PREFIX`), or the decoded
-    mapping when it had to be decoded to be checked. ``rest`` is every other field of the
-    page, decoded (``nextPageToken``, ``unreachable``, …).
+    with its leading ``{"name":"`` cut off, see :data:`OPERATION_PREFIX`). ``rest`` is
+    every other field of the page, decoded (``nextPageToken``, ``unreachable``, …).
     """
 
     __slots__ = ("names", "pieces", "rest")
 
     def __init__(
-        self, names: list[str], pieces: list[bytes | dict[str, Any]], rest: dict[str, Any]
+        self, names: list[str], pieces: list[bytes], rest: dict[str, Any]
     ) -> None:
         self.names = names
         self.pieces = pieces
@@ -117,7 +116,7 @@ def _cut(body: bytes, array: int, start: int, objects: int) -> SplitPage | None:
     # operation that does not start with its name) leaves fewer pieces than objects.
     if list(map(bytes.count, pieces, repeat(b"{"))) != list(map(bytes.count, pieces, repeat(b"}"))):
         return None
-    names = _names(pieces, body.count(b'"name"', array, close))
+    names = _names(pieces)
     if names is None:
         return None
     rest = _rest(body[:array] + body[close:])
@@ -159,8 +158,7 @@ def _objects_in(brackets: bytes) -> int:
     return countOf(islice(depths, end), 0) if brackets[:1] == b"{" else -1
 
 
-def _names(pieces: list[Any], operations: int) -> list[str] | None:
-    """Each piece's name; ``operations`` is how often ``"name"`` occurs in the array."""
+def _names(pieces: list[bytes]) -> list[str] | None:
     # A list comprehension and C calls, no loop: this runs for every operation listed.
     # Every string closes before the next bracket, so each piece holds its name's end.
     joined = b"\n".join([p[: p.find(b'"')] for p in pieces])
@@ -170,22 +168,7 @@ def _names(pieces: list[Any], operations: int) -> list[str] | None:
         names = joined.decode().split("\n")
     except UnicodeDecodeError:
         return None
-    if len(names) != len(pieces):
-        return None
-    if operations != len(pieces) and not _same_names(pieces, names):
-        return None
-    return names
-
-
-def _same_names(pieces: list[Any], names: list[str]) -> bool:
-    """Decode each piece that holds another ``"name"``; it must name its own operation."""
-    for i, piece in enumerate(pieces):
-        if b'"name"' in piece:
-            whole = _decoded(piece)
-            if whole is None or whole.get("name") != names[i]:
-                return False
-            pieces[i] = whole
-    return True
+    return names if len(names) == len(pieces) else None
 
 
 def _decoded(piece: bytes) -> dict[str, Any] | None:
@@ -199,11 +182,11 @@ def _decoded(piece: bytes) -> dict[str, Any] | None:
 def operation_json(name: str, text: bytes) -> dict[str, Any]:
     """The JSON object of the listed operation ``name`` from its cut ``text``."""
     value = _decoded(text)
-    if value is None:
+    if value is None or value.get("name") != name:
         from ._errors import MalformedResponseError
 
+        what = "is not valid JSON" if value is None else "has a second name"
         raise MalformedResponseError(
-            f"operations.list: the page's entry for {name} is not valid JSON",
-            call="operations.list",
+            f"operations.list: the page's entry for {name} {what}", call="operations.list"
         )
     return value
