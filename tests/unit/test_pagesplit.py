@@ -103,7 +103,7 @@ class TestPagesItDeclines:
         "an operation without a name", "a nested array of named objects",
         "a nested array whose second object is named", "a value that is not an object",
         "the operations key twice", "empty", "no operations",
-        "not json",
+        "not json", "utf-16",
     ])
     def test_declines(self, case: str) -> None:
         ops = [wire(1), wire(2), wire(3)]
@@ -132,6 +132,8 @@ class TestPagesItDeclines:
             body = b"{}"
         elif case == "not json":
             body = dumps(page(ops), "compact")[:-1]
+        elif case == "utf-16":
+            body = json.dumps(page(ops)).encode("utf-16")
         assert split_page(body if body is not None else dumps(page(ops), "compact")) is None
 
 
