@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 from ._errors import ConnectError, TransportError, UnauthenticatedError
 from ._http import Call, Headers, Request
 from ._net import secs
-from .middleware.check import safe_text
 
 if TYPE_CHECKING:
     from ._transport import RequestsTransport
@@ -238,6 +237,9 @@ def _quoted(exc: Exception) -> str:
     # explanation first; it never holds what was sent, so a bounded excerpt is safe.
     # Other exceptions may say anything: name their type only.
     from google.auth.exceptions import GoogleAuthError
+
+    # Here, not at the top: eemw.middleware's own stages import this module.
+    from .middleware.check import safe_text
 
     first = exc.args[0] if exc.args else None
     text = ""

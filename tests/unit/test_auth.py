@@ -22,7 +22,6 @@ from google.oauth2 import service_account
 
 from eemw import (
     Call,
-    Check,
     ConnectError,
     Headers,
     InsecureTransportError,
@@ -33,6 +32,7 @@ from eemw import (
 )
 from eemw._pipeline import Entry, Pipeline, Stack
 from eemw._tokens import TokenResponse
+from eemw.middleware import Check
 from eemw.middleware.auth import (
     CLOUD_PLATFORM_SCOPE,
     EARTHENGINE_SCOPE,

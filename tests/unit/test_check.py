@@ -10,15 +10,15 @@ import pytest
 
 import eemw
 from eemw import (
-    RPC_CODES,
     ApiError,
     Call,
-    Check,
     Headers,
     MalformedResponseError,
     Request,
     Response,
 )
+from eemw.errors import RPC_CODES
+from eemw.middleware import Check
 from eemw.middleware.check import parse_retry_after
 from eemw.testing import MockTransport, respond
 

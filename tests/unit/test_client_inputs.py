@@ -105,7 +105,7 @@ def test_list_stops_when_the_server_repeats_a_page_token() -> None:
 
 def test_public_tables_are_read_only() -> None:
     with pytest.raises(TypeError):
-        eemw.RPC_CODES["NOT_FOUND"] = eemw.RPC_CODES["INTERNAL"]  # type: ignore[index]
+        eemw.errors.RPC_CODES["NOT_FOUND"] = eemw.errors.RPC_CODES["INTERNAL"]  # type: ignore[index]
     with pytest.raises(TypeError):
         eemw.DEFAULT_TIMEOUTS["get"] = 1.0  # type: ignore[index]
 

@@ -14,10 +14,8 @@ import pytest
 import eemw
 import eemw._errors
 from eemw import (
-    RPC_CODES,
     ApiError,
     Call,
-    Check,
     EemwError,
     Headers,
     InternalError,
@@ -28,6 +26,8 @@ from eemw import (
     _errors,
 )
 from eemw._errors import api_error_class, mark_exhausted, rpc_code_for_status
+from eemw.errors import RPC_CODES
+from eemw.middleware import Check
 
 
 def drawn_tree() -> list[tuple[str, str]]:

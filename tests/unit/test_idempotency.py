@@ -13,19 +13,18 @@ from google.auth.credentials import AnonymousCredentials
 
 import eemw
 from eemw import (
-    IDEMPOTENCY_KEY,
     Call,
     Context,
     Headers,
-    Idempotency,
     InvalidHeaderError,
     Request,
     Response,
-    Retry,
     RetryPolicy,
     UsageError,
 )
 from eemw._errors import mark_exhausted
+from eemw.keys import IDEMPOTENCY_KEY
+from eemw.middleware import Idempotency, Retry
 from eemw.middleware.idempotency import KEY_HONOURED
 from eemw.testing import FakeClock as FakeTime
 from eemw.testing import MockTransport, respond

@@ -19,7 +19,7 @@ from eemw import (
     Operation,
     OperationMetadata,
     OperationName,
-    Stage,
+    OperationStage,
     State,
     Status,
 )
@@ -73,7 +73,7 @@ class TestFullOperation:
         assert md.priority == 42
         assert md.create_time == datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
         assert md.progress == 0.25
-        assert md.stages == (Stage("Create Local Files", "compute", 3, 10),)
+        assert md.stages == (OperationStage("Create Local Files", "compute", 3, 10),)
         assert md.attempt == 2
         assert md.script_uri == "https://code.earthengine.google.com/xyz"
         assert md.destination_uris == ("https://drive.google.com/a", "https://drive.google.com/b")
@@ -165,7 +165,7 @@ class TestMissingAndWrongFields:
             "destinationUris": ["gs://a", 1, None, "gs://b"],
             "notifications": "none",
         })
-        assert md.stages == (Stage("a"), Stage())
+        assert md.stages == (OperationStage("a"), OperationStage())
         assert md.destination_uris == ("gs://a", "gs://b")
         assert md.notifications == ()
 
@@ -389,7 +389,7 @@ class TestFrozen:
             Operation.from_wire(full_wire()),
             OperationMetadata.from_wire(full_wire()["metadata"]),
             Status(1, "x"),
-            Stage("a"),
+            OperationStage("a"),
             Notification("INFO"),
         ],
         ids=lambda v: type(v).__name__,

@@ -21,13 +21,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import eemw
 from eemw import (
-    ATTEMPT,
-    DEADLINE,
-    IDEMPOTENCY_KEY,
-    RETRY_POLICY,
     ApiError,
     Call,
-    Check,
     ConnectError,
     Context,
     DeadlineExceededError,
@@ -36,15 +31,15 @@ from eemw import (
     ReadError,
     Request,
     Response,
-    Retry,
     RetryBudget,
     RetryExhaustedError,
     RetryPolicy,
-    RetryState,
     UsageError,
 )
 from eemw._errors import api_error_class, rpc_code_for_status
 from eemw._metrics import Metrics
+from eemw.keys import ATTEMPT, DEADLINE, IDEMPOTENCY_KEY, RETRY_POLICY
+from eemw.middleware import Check, Retry, RetryState
 from eemw.middleware.idempotency import KEY_HONOURED
 from eemw.middleware.retry import decide
 from eemw.testing import FakeClock, MockTransport, respond

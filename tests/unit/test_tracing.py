@@ -26,7 +26,6 @@ from opentelemetry.util._once import Once
 
 import eemw
 from eemw import (
-    TRACE_ATTRIBUTES,
     Call,
     ConnectError,
     Context,
@@ -37,9 +36,10 @@ from eemw import (
     Response,
     RetryPolicy,
     Stack,
-    Tracing,
 )
 from eemw._metrics import Metrics
+from eemw.keys import TRACE_ATTRIBUTES
+from eemw.middleware import Tracing
 from eemw.middleware import tracing as tracing_module
 from eemw.testing import MockTransport, respond
 
