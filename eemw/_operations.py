@@ -34,10 +34,9 @@ from ._errors import (
 from ._http import Call, CallKind, Response
 from ._keys import CallContext, CallOptions
 from ._models import Operation, OperationName, State, collection_path
-from ._paging import pages
-from ._results import CancelResult, WaitResult
 from ._validate import (
     DEFAULT_TIMEOUTS,
+    DEFAULT_WATCH_INTERVAL,
     NameLike,
     check_poll,
     check_timeout,
@@ -47,12 +46,13 @@ from ._validate import (
     states,
     types,
 )
-from ._wait import wait_for
-from ._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
 from .middleware.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ._results import CancelResult, WaitResult
+    from ._watch_stream import OperationWatch
 
 __all__ = ["ClientPort", "DeleteResult", "Operations"]
 
@@ -136,6 +136,8 @@ class Operations:
         may have been applied and a ``get`` shows the operation CANCELLING or CANCELLED:
         then the result has ``reconciled=True``. ``timeout`` covers that ``get`` too.
         """
+        from ._results import CancelResult  # loaded by the first cancel, not by every client
+
         op = self.name(name)
         client = self._client
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])
@@ -263,6 +265,8 @@ class Operations:
                 trace_attributes=attributes, context=context,
             )
 
+        from ._paging import pages
+
         return pages(send, call, query, limit, keep)
 
     def wait(
@@ -293,6 +297,8 @@ class Operations:
         op_name = self.name(name)
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
         check_poll(poll_interval, max_poll_interval)
+        from ._wait import wait_for
+
         return wait_for(
             self, op_name, seconds, poll_interval, max_poll_interval, retry, trace_attributes,
             context,
@@ -376,6 +382,8 @@ class Operations:
         done, after ``until`` seconds (on the client's clock; ``None``: never), or when
         the caller stops iterating or calls ``close()``. See :class:`~eemw.OperationWatch`.
         """
+        from ._watch_stream import OperationWatch
+
         return OperationWatch(
             self, names, filter=filter, state=state, type=type,
             poll_interval=poll_interval, until=until,

@@ -24,11 +24,14 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
+from typing import TYPE_CHECKING
 
 from ._errors import PluginError
 from ._http import ContextKey
 from ._pipeline import Entry
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 __all__ = [
     "CALLER_IDENTITY",
@@ -83,6 +86,8 @@ class PluginInfo:
 
 def installed_plugins() -> list[PluginInfo]:
     """Every plugin installed in this environment, sorted by name. Imports none of them."""
+    from importlib import metadata  # a client that names no plugin never reads metadata
+
     found = [_info(ep) for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
     return sorted(found, key=lambda p: (p.name, p.distribution))
 
@@ -192,6 +197,8 @@ def plugin_entries(
         )
     if not names:
         return []
+    from importlib import metadata
+
     available: dict[str, list[metadata.EntryPoint]] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         available.setdefault(ep.name, []).append(ep)
