@@ -7,9 +7,9 @@ A name that passes :class:`OperationName` can only ever produce a path inside
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ._errors import InvalidNameError, UsageError
+from ._value import frozen
 
 __all__ = ["OperationName", "collection_path", "is_operation_name"]
 
@@ -27,12 +27,17 @@ _VERSION_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 _MAX_NAME = 9 + 128 + 12 + 256
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OperationName:
     """A validated operation name: ``projects/{project}/operations/{id}``."""
 
     project: str
     id: str
+
+    def __init__(self, project: str, id: str) -> None:
+        object.__setattr__(self, "project", project)
+        object.__setattr__(self, "id", id)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _check_project(self.project)

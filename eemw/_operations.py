@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import (
@@ -34,6 +33,7 @@ from ._errors import (
 from ._http import Call, CallKind, Response
 from ._keys import CallContext, CallOptions
 from ._models import Operation, OperationName, State, collection_path
+from ._results import CancelResult
 from ._validate import (
     DEFAULT_TIMEOUTS,
     DEFAULT_WATCH_INTERVAL,
@@ -46,12 +46,13 @@ from ._validate import (
     states,
     types,
 )
+from ._value import frozen
 from .middleware.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._results import CancelResult, WaitResult
+    from ._results import WaitResult
     from ._watch_stream import OperationWatch
 
 __all__ = ["ClientPort", "DeleteResult", "Operations"]
@@ -59,7 +60,7 @@ __all__ = ["ClientPort", "DeleteResult", "Operations"]
 _CANCELLED_OR_CANCELLING = frozenset({State.CANCELLING, State.CANCELLED})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteResult:
     """What :meth:`Operations.delete` did: the record of ``name`` is gone.
 
@@ -69,6 +70,10 @@ class DeleteResult:
 
     name: str
     reconciled: bool = False
+
+    def __init__(self, name: str, reconciled: bool = False) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "reconciled", reconciled)
 
 
 class ClientPort(Protocol):
@@ -136,8 +141,6 @@ class Operations:
         may have been applied and a ``get`` shows the operation CANCELLING or CANCELLED:
         then the result has ``reconciled=True``. ``timeout`` covers that ``get`` too.
         """
-        from ._results import CancelResult  # loaded by the first cancel, not by every client
-
         op = self.name(name)
         client = self._client
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["cancel"])

@@ -23,12 +23,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._errors import PluginError
 from ._http import ContextKey
 from ._pipeline import Entry
+from ._value import frozen
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -68,7 +68,7 @@ def caller_identity(credentials: object) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PluginInfo:
     """An installed plugin, known from its distribution's metadata (not imported).
 
@@ -79,6 +79,12 @@ class PluginInfo:
     distribution: str
     version: str
     target: str
+
+    def __init__(self, name: str, distribution: str, version: str, target: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "distribution", distribution)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "target", target)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.distribution} {self.version})"

@@ -16,9 +16,8 @@ plugins and stages of its own, in that order, so an anchor to a removed stage is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import UsageError
 from ._http import ContextKey
@@ -57,8 +56,7 @@ RESERVED_KEYS: Mapping[ContextKey[Any], str] = MappingProxyType({
 """The context keys a caller may not set through ``context=``, and what to do instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class StageSettings:
+class StageSettings(NamedTuple):
     """What the built-in stages are made from (the client's own arguments)."""
 
     credentials: ga_credentials.Credentials | None
