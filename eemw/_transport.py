@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -100,13 +100,19 @@ class _Adapter(HTTPAdapter):
         return manager
 
 
-class _Route(NamedTuple):
-    """How to reach one scheme+host: resolved once, reused by every attempt."""
+class _Route:
+    """How to reach one scheme+host: resolved once, reused by every attempt. ``pool`` is
+    the adapter's urllib3 pool for the fast path, else None."""
 
-    adapter: BaseAdapter
-    proxies: dict[str, str]
-    verify: bool | str
-    pool: Any  # the adapter's urllib3 pool for the fast path, else None
+    __slots__ = ("adapter", "pool", "proxies", "verify")
+
+    def __init__(
+        self, adapter: BaseAdapter, proxies: dict[str, str], verify: bool | str, pool: Any
+    ) -> None:
+        self.adapter = adapter
+        self.proxies = proxies
+        self.verify = verify
+        self.pool = pool
 
 
 class RequestsTransport:
