@@ -25,16 +25,19 @@ SCRIPT = """
 import json, sys
 from importlib import metadata
 
+import google.oauth2.credentials, requests  # what eemw builds on: what they load is theirs
+before = set(sys.modules)
+
 def no_scan(*args, **kwargs):
     raise AssertionError("entry points were scanned")
 
 metadata.entry_points = no_scan  # a client that names no plugin never scans them
 import eemw
 eemw.Client
-imported = sorted(sys.modules)
-from google.oauth2.credentials import Credentials
-client = eemw.Client("demo", endpoint="http://127.0.0.1:1", credentials=Credentials("t"))
-built = sorted(sys.modules)
+imported = sorted(set(sys.modules) - before)
+client = eemw.Client("demo", endpoint="http://127.0.0.1:1",
+                     credentials=google.oauth2.credentials.Credentials("t"))
+built = sorted(set(sys.modules) - before)
 client.close()
 print(json.dumps([imported, built]))
 """
