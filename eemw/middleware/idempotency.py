@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from .._errors import ApiError, InvalidHeaderError, UsageError
 from .._http import ContextKey, Request, Response
 from .._keys import IDEMPOTENCY_KEY
+from .._net import HEADER_NAME_CHARS
 from .._pipeline import Handler
 
 if TYPE_CHECKING:
@@ -61,9 +62,6 @@ Only then may the retry stage re-send an ``"unsafe"`` call after a read failure.
 _DEFINITIVE = frozenset(
     {"NOT_FOUND", "FAILED_PRECONDITION", "INVALID_ARGUMENT", "OUT_OF_RANGE", "ALREADY_EXISTS"}
 )
-# The characters of an RFC 9110 token (a header name). Checked with str methods, not
-# regular expressions, which every process would compile when it imports eemw.
-_HEADER_NAME_CHARS = "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
 
 Fingerprint = tuple[str, str | None]
 
@@ -139,8 +137,7 @@ class Idempotency:
         new_key: Callable[[], str] = _uuid4,
         server_honours_keys: bool = False,
     ) -> None:
-        # What strip leaves is the part from the first character outside the token set.
-        if not isinstance(header, str) or not header or header.strip(_HEADER_NAME_CHARS):
+        if not isinstance(header, str) or not header or header.strip(HEADER_NAME_CHARS):
             raise UsageError(f"invalid idempotency header name {header!r}")
         if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
             raise UsageError(f"replay cache_size must be an integer >= 0, not {cache_size!r}")
