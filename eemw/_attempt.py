@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import NewConnectionError
@@ -30,13 +30,17 @@ __all__ = ["Sent", "detach", "failure", "finish", "read_body", "too_slow"]
 _CHUNK = 256 * 1024
 
 
-class Sent(NamedTuple):
-    """What came back before the body: status, lower-cased headers, the body's stream."""
+class Sent:
+    """What came back before the body: status, lower-cased headers, the body's stream, and
+    ``pool``, where the connection goes back once the body is read if eemw returns it."""
 
-    status: int
-    headers: dict[str, str]
-    raw: Any
-    pool: Any  # where the connection goes back once the body is read, if eemw returns it
+    __slots__ = ("headers", "pool", "raw", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], raw: Any, pool: Any) -> None:
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.pool = pool
 
 
 def detach(raw: Any) -> Any:

@@ -11,20 +11,25 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ._errors import UsageError
+from ._value import frozen
 
 __all__ = ["ENVIRONMENT", "EnvVar", "env_attempts", "env_text", "env_timeout"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EnvVar:
     """One environment variable eemw (or google-auth on its behalf) reads."""
 
     name: str
     meaning: str
     read_by: str = "eemw"
+
+    def __init__(self, name: str, meaning: str, read_by: str = "eemw") -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "meaning", meaning)
+        object.__setattr__(self, "read_by", read_by)
 
 
 ENVIRONMENT: tuple[EnvVar, ...] = (

@@ -7,9 +7,10 @@ A name that passes :class:`OperationName` can only ever produce a path inside
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import cache
 
 from ._errors import InvalidNameError, UsageError
+from ._value import frozen
 
 __all__ = ["OperationName", "collection_path", "first_invalid_name", "is_operation_name"]
 
@@ -22,19 +23,23 @@ _PROJECT_RE = re.compile(_PROJECT)
 _OP_ID_RE = re.compile(_OP_ID)
 _NAME_RE = re.compile(rf"projects/({_PROJECT})/operations/({_OP_ID})")
 _NAME = rf"projects/{_PROJECT}/operations/{_OP_ID}"
-_NAMES_RE = re.compile(rf"(?:{_NAME}\n)*{_NAME}")
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
 _VERSION_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 # The longest valid name: "projects/" + 128 + "/operations/" + 256 characters.
 _MAX_NAME = 9 + 128 + 12 + 256
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OperationName:
     """A validated operation name: ``projects/{project}/operations/{id}``."""
 
     project: str
     id: str
+
+    def __init__(self, project: str, id: str) -> None:
+        object.__setattr__(self, "project", project)
+        object.__setattr__(self, "id", id)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _check_project(self.project)
@@ -149,6 +154,12 @@ def first_invalid_name(names: list[str]) -> int | None:
     """
     text = "\n".join(names)
     whole = names and text.count("\n") == len(names) - 1 and ".." not in text
-    if whole and _NAMES_RE.fullmatch(text) is not None:
+    if whole and _names_pattern().fullmatch(text) is not None:
         return None
     return next((i for i, name in enumerate(names) if not is_operation_name(name)), None)
+
+
+@cache
+def _names_pattern() -> re.Pattern[str]:
+    # Compiled on the first list page, not at import: a client that never lists never pays.
+    return re.compile(rf"(?:{_NAME}\n)*{_NAME}")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["is_loopback", "secs"]
+__all__ = ["HEADER_NAME_CHARS", "is_loopback", "secs"]
+
+HEADER_NAME_CHARS = "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
+"""The characters of an RFC 9110 token (a header name). ``text.strip(HEADER_NAME_CHARS)`` is
+empty exactly when every character of ``text`` is one: strip stops at the first other
+character from either end. Cheaper than a regular expression, which every process would
+compile at import."""
 
 
 def is_loopback(host: str) -> bool:

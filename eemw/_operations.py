@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import (
@@ -34,11 +33,10 @@ from ._errors import (
 from ._http import Call, CallKind, Context, Response
 from ._keys import CallContext, CallOptions
 from ._models import Operation, OperationName, State, collection_path
-from ._pagesplit import SPLIT_PAGES
-from ._paging import pages
-from ._results import CancelResult, WaitResult
+from ._results import CancelResult
 from ._validate import (
     DEFAULT_TIMEOUTS,
+    DEFAULT_WATCH_INTERVAL,
     NameLike,
     check_poll,
     check_timeout,
@@ -48,19 +46,21 @@ from ._validate import (
     states,
     types,
 )
-from ._wait import wait_for
-from ._watch_stream import DEFAULT_WATCH_INTERVAL, OperationWatch
+from ._value import frozen
 from .middleware.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ._results import WaitResult
+    from ._watch_stream import OperationWatch
 
 __all__ = ["ClientPort", "DeleteResult", "Operations"]
 
 _CANCELLED_OR_CANCELLING = frozenset({State.CANCELLING, State.CANCELLED})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteResult:
     """What :meth:`Operations.delete` did: the record of ``name`` is gone.
 
@@ -70,6 +70,10 @@ class DeleteResult:
 
     name: str
     reconciled: bool = False
+
+    def __init__(self, name: str, reconciled: bool = False) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "reconciled", reconciled)
 
 
 class ClientPort(Protocol):
@@ -269,6 +273,8 @@ class Operations:
                 trace_attributes=attributes, context=split,
             )
 
+        from ._paging import pages
+
         return pages(send, call, query, limit, keep)
 
     def wait(
@@ -299,6 +305,8 @@ class Operations:
         op_name = self.name(name)
         seconds = check_timeout(timeout, DEFAULT_TIMEOUTS["wait"])
         check_poll(poll_interval, max_poll_interval)
+        from ._wait import wait_for
+
         return wait_for(
             self, op_name, seconds, poll_interval, max_poll_interval, retry, trace_attributes,
             context,
@@ -382,6 +390,8 @@ class Operations:
         done, after ``until`` seconds (on the client's clock; ``None``: never), or when
         the caller stops iterating or calls ``close()``. See :class:`~eemw.OperationWatch`.
         """
+        from ._watch_stream import OperationWatch
+
         return OperationWatch(
             self, names, filter=filter, state=state, type=type,
             poll_interval=poll_interval, until=until,
@@ -398,6 +408,8 @@ class Operations:
 
 def _with_split_pages(context: CallContext | None) -> CallContext:
     """The caller's context asking the check stage to cut pages (see :mod:`eemw._pagesplit`)."""
+    from .middleware.check import SPLIT_PAGES
+
     if context is None:
         return {SPLIT_PAGES: True}
     if not isinstance(context, (Context, Mapping)):

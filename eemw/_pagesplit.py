@@ -36,14 +36,9 @@ from itertools import accumulate, islice, repeat
 from operator import countOf
 from typing import Any
 
-from ._http import ContextKey, PartlyDecoded
+from ._http import PartlyDecoded
 
-__all__ = ["OPERATION_PREFIX", "SPLIT_PAGES", "SplitPage", "operation_json", "split_page"]
-
-SPLIT_PAGES: ContextKey[bool] = ContextKey("eemw.split_pages", False)
-"""Set by ``operations.list``: the check stage answers its pages with a :class:`SplitPage`
-when it can. Other callers of a list page (the watcher) read every operation whole, for
-which one decode of the page is cheaper."""
+__all__ = ["OPERATION_PREFIX", "SplitPage", "operation_json", "split_page"]
 
 OPERATION_PREFIX = b'{"name":"'
 """Put back in front of a piece to make it the operation's JSON object again."""

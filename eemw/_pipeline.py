@@ -26,11 +26,11 @@ pass through a stage on their way up are never blamed on it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from ._errors import EemwError, PluginError, UsageError
 from ._http import Request, Response
+from ._value import frozen
 
 __all__ = [
     "Closeable",
@@ -92,7 +92,7 @@ class MiddlewareError(EemwError):
         self.stage = stage
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Entry:
     """A named middleware and its placement. ``plugin`` names the distribution, if any
     (set by the plugin loader)."""
@@ -103,6 +103,23 @@ class Entry:
     before: str | None = None
     after: str | None = None
     plugin: str | None = None
+
+    def __init__(
+        self,
+        name: str,
+        middleware: Middleware,
+        phase: Phase,
+        before: str | None = None,
+        after: str | None = None,
+        plugin: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "middleware", middleware)
+        object.__setattr__(self, "phase", phase)
+        object.__setattr__(self, "before", before)
+        object.__setattr__(self, "after", after)
+        object.__setattr__(self, "plugin", plugin)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

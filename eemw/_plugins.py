@@ -23,12 +23,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from importlib import metadata
+from typing import TYPE_CHECKING
 
 from ._errors import PluginError
 from ._http import ContextKey
 from ._pipeline import Entry
+from ._value import frozen
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 __all__ = [
     "CALLER_IDENTITY",
@@ -65,7 +68,7 @@ def caller_identity(credentials: object) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PluginInfo:
     """An installed plugin, known from its distribution's metadata (not imported).
 
@@ -77,12 +80,20 @@ class PluginInfo:
     version: str
     target: str
 
+    def __init__(self, name: str, distribution: str, version: str, target: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "distribution", distribution)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "target", target)
+
     def __str__(self) -> str:
         return f"{self.name} ({self.distribution} {self.version})"
 
 
 def installed_plugins() -> list[PluginInfo]:
     """Every plugin installed in this environment, sorted by name. Imports none of them."""
+    from importlib import metadata  # a client that names no plugin never reads metadata
+
     found = [_info(ep) for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
     return sorted(found, key=lambda p: (p.name, p.distribution))
 
@@ -192,6 +203,8 @@ def plugin_entries(
         )
     if not names:
         return []
+    from importlib import metadata
+
     available: dict[str, list[metadata.EntryPoint]] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         available.setdefault(ep.name, []).append(ep)

@@ -6,11 +6,11 @@ loading thread pools or the watcher.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from ._errors import EemwError
 from ._models import Operation
+from ._value import frozen
 
 __all__ = ["CancelOutcome", "CancelResult", "WaitResult"]
 
@@ -18,7 +18,7 @@ CancelOutcome = Literal["cancelled", "already_done", "not_found", "error"]
 """What became of one cancel: ``cancelled``, ``already_done``, ``not_found`` or ``error``."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CancelResult:
     """The outcome of one cancel (:meth:`Operations.cancel` and ``cancel_many``).
 
@@ -36,13 +36,25 @@ class CancelResult:
     error: Exception | None = None
     reconciled: bool = False
 
+    def __init__(
+        self,
+        name: str,
+        outcome: CancelOutcome,
+        error: Exception | None = None,
+        reconciled: bool = False,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "reconciled", reconciled)
+
     @property
     def ok(self) -> bool:
         """True when the operation is cancelled or was already done."""
         return self.outcome in ("cancelled", "already_done")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WaitResult:
     """What :meth:`Operations.wait_many` learned about one operation.
 
@@ -53,6 +65,13 @@ class WaitResult:
     name: str
     operation: Operation | None
     error: EemwError | None = None
+
+    def __init__(
+        self, name: str, operation: Operation | None, error: EemwError | None = None
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "operation", operation)
+        object.__setattr__(self, "error", error)
 
     @property
     def done(self) -> bool:

@@ -7,7 +7,6 @@ also importable from :mod:`eemw._errors`, where the exception classes live.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from ._errors import (
@@ -27,11 +26,12 @@ from ._errors import (
     UnavailableError,
     UnimplementedError,
 )
+from ._value import frozen
 
 __all__ = ["RPC_CODES", "RpcCode", "api_error_class", "rpc_code_for_status"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RpcCode:
     """One row of the google.rpc.Code table."""
 
@@ -39,6 +39,12 @@ class RpcCode:
     number: int
     http_status: int
     error: type[ApiError]
+
+    def __init__(self, name: str, number: int, http_status: int, error: type[ApiError]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "http_status", http_status)
+        object.__setattr__(self, "error", error)
 
 
 RPC_CODES: Mapping[str, RpcCode] = MappingProxyType({

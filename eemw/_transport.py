@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -57,7 +57,7 @@ from urllib3.util import Retry
 from ._attempt import Sent, detach, failure, finish, read_body, too_slow
 from ._errors import ConnectError, InvalidHeaderError, TransportError, UsageError
 from ._http import Headers, Request, Response
-from ._net import is_loopback
+from ._net import HEADER_NAME_CHARS, is_loopback
 from ._redact import install_log_filters, redact_url
 from ._watchdog import WATCHDOG, AttemptTimeout, ResolvingHTTPPool, ResolvingHTTPSPool
 
@@ -72,8 +72,6 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The scheme and authority of a URL: everything a route (adapter, proxy, pool) depends on.
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
-_UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
-_UNSAFE_NAME = re.compile(r"[^!#$%&'*+.^_`|~0-9A-Za-z-]")
 # urllib3 failures that happen before any byte of the request is written.
 _NOT_SENT = (
     NewConnectionError, ConnectTimeoutError, SSLError, ProxyError, ClosedPoolError, EmptyPoolError,
@@ -100,13 +98,19 @@ class _Adapter(HTTPAdapter):
         return manager
 
 
-class _Route(NamedTuple):
-    """How to reach one scheme+host: resolved once, reused by every attempt."""
+class _Route:
+    """How to reach one scheme+host: resolved once, reused by every attempt. ``pool`` is
+    the adapter's urllib3 pool for the fast path, else None."""
 
-    adapter: BaseAdapter
-    proxies: dict[str, str]
-    verify: bool | str
-    pool: Any  # the adapter's urllib3 pool for the fast path, else None
+    __slots__ = ("adapter", "pool", "proxies", "verify")
+
+    def __init__(
+        self, adapter: BaseAdapter, proxies: dict[str, str], verify: bool | str, pool: Any
+    ) -> None:
+        self.adapter = adapter
+        self.proxies = proxies
+        self.verify = verify
+        self.pool = pool
 
 
 class RequestsTransport:
@@ -182,7 +186,7 @@ class RequestsTransport:
         origin = match.group()
         route = self._routes.get(origin) or self._resolve(origin, url)
         headers = request.headers._items
-        if _UNSAFE_VALUE.search("".join(headers.values())) or _UNSAFE_NAME.search("".join(headers)):
+        if _breaks("".join(headers.values())) or "".join(headers).strip(HEADER_NAME_CHARS):
             raise _bad_header(headers)
         pool = route.pool
         if pool is not None and pool.pool is None:
@@ -329,10 +333,9 @@ class RequestsTransport:
 def _bad_header(headers: dict[str, str]) -> InvalidHeaderError:
     # Name the header, never its value: values carry tokens.
     name = next(
-        (k for k, v in headers.items() if _UNSAFE_NAME.search(k) or _UNSAFE_VALUE.search(v)),
-        "?",
+        (k for k, v in headers.items() if k.strip(HEADER_NAME_CHARS) or _breaks(v)), "?"
     )
-    shown = name if not _UNSAFE_NAME.search(name) else repr(name)
+    shown = name if not name.strip(HEADER_NAME_CHARS) else repr(name)
     return InvalidHeaderError(
         f"request header {shown} has a line break, NUL or other character HTTP forbids there"
     )
@@ -367,3 +370,6 @@ def _never_sent(exc: BaseException) -> bool:
     return isinstance(reason, _NOT_SENT)
 
 
+def _breaks(value: str) -> bool:
+    """Whether a header value holds a line break or a NUL, which HTTP forbids there."""
+    return "\r" in value or "\n" in value or "\x00" in value

@@ -18,6 +18,7 @@ from ._models import Operation, OperationName, State
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_TIMEOUTS",
+    "DEFAULT_WATCH_INTERVAL",
     "MAX_TIMEOUT",
     "check_endpoint",
     "check_poll",
@@ -39,6 +40,9 @@ DEFAULT_TIMEOUTS: Mapping[str, float] = MappingProxyType({
 A call of any other kind defaults to :data:`DEFAULT_TIMEOUT`."""
 
 DEFAULT_TIMEOUT = 60.0
+
+DEFAULT_WATCH_INTERVAL = 5.0
+"""Seconds between two rounds of a watch: one page request per round for most projects."""
 
 MAX_TIMEOUT = 864_000.0
 """The longest timeout accepted, in seconds: ten days, as long as a task lives."""

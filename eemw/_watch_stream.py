@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ._errors import UsageError
 from ._models import State
 from ._validate import (
+    DEFAULT_WATCH_INTERVAL,
     MAX_TIMEOUT,
     NameLike,
     check_timeout,
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_WATCH_INTERVAL", "OperationWatch"]
 
-DEFAULT_WATCH_INTERVAL = 5.0
-"""Seconds between two rounds of a watch: one page request per round for most projects."""
 
 
 class OperationWatch(Iterator[OperationChange]):

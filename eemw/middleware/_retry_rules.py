@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from .._errors import ApiError, ConnectError, ReadError, UsageError
 from .._http import Call
+from .._value import frozen
 
 __all__ = [
     "DEFAULT_RETRY_STATUSES",
@@ -39,7 +40,7 @@ GiveUpReason = Literal[
 _MAYBE_APPLIED_STATUSES = frozenset({500, 502, 504})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RetryPolicy:
     """How a call is retried. Frozen; pass as ``Client(retry=…)`` or per call ``retry=…``.
 
@@ -58,6 +59,25 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     attempt_timeout: float | None = None
     retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+
+    def __init__(
+        self,
+        initial_backoff: float = 0.25,
+        max_backoff: float = 20.0,
+        multiplier: float = 2.0,
+        max_attempts: int = 5,
+        max_retry_after: float = 60.0,
+        attempt_timeout: float | None = None,
+        retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES,
+    ) -> None:
+        object.__setattr__(self, "initial_backoff", initial_backoff)
+        object.__setattr__(self, "max_backoff", max_backoff)
+        object.__setattr__(self, "multiplier", multiplier)
+        object.__setattr__(self, "max_attempts", max_attempts)
+        object.__setattr__(self, "max_retry_after", max_retry_after)
+        object.__setattr__(self, "attempt_timeout", attempt_timeout)
+        object.__setattr__(self, "retry_statuses", retry_statuses)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _require(is_seconds(self.initial_backoff), "initial_backoff must be a finite number >= 0")
@@ -121,14 +141,17 @@ def _require(ok: bool, message: str) -> None:
         raise UsageError(f"RetryPolicy: {message}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RetryState:
     """Where a call stands: the number of attempts that have failed so far."""
 
     attempts: int = 0
 
+    def __init__(self, attempts: int = 0) -> None:
+        object.__setattr__(self, "attempts", attempts)
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class Decision:
     """What to do after a failed attempt: ``retry`` after ``delay`` seconds, or give up.
 
@@ -142,6 +165,18 @@ class Decision:
     delay: float = 0.0
     reason: GiveUpReason = ""
     retry_after: float | None = None
+
+    def __init__(
+        self,
+        retry: bool,
+        delay: float = 0.0,
+        reason: GiveUpReason = "",
+        retry_after: float | None = None,
+    ) -> None:
+        object.__setattr__(self, "retry", retry)
+        object.__setattr__(self, "delay", delay)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "retry_after", retry_after)
 
 
 def maybe_applied(error: BaseException) -> bool:

@@ -43,12 +43,12 @@ from .._errors import (
 from .._http import ContextKey, Request, Response
 from .._models import OperationName, parse_duration
 from .._names import first_invalid_name
-from .._pagesplit import SPLIT_PAGES, split_page
 from .._pipeline import Handler
 from .._redact import redact_url
 
 __all__ = [
     "ANSWER_SINK",
+    "SPLIT_PAGES",
     "Check",
     "error_from_response",
     "excerpt",
@@ -68,6 +68,12 @@ _TAGS = re.compile(r"<[^>]{0,500}>")
 _SPACES = re.compile(r"\s+")
 _DELTA_SECONDS = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,9})?", re.ASCII)
 
+SPLIT_PAGES: ContextKey[bool] = ContextKey("eemw.split_pages", False)
+"""Set by ``operations.list``: answer its pages with a cut page
+(:func:`eemw._pagesplit.split_page`) when the cut can be proven exact. Other readers of a
+list page (the watcher, a client-side filter) read every operation, for which one decode
+of the page is cheaper.
+"""
 ANSWER_SINK: ContextKey[Callable[[Response], None] | None] = ContextKey("eemw.answer_sink", None)
 """Called with each non-2xx response just before it becomes a typed error, for an adapter
 that must hand the server's answer on unchanged (:mod:`eemw.earthengine`)."""
@@ -120,6 +126,8 @@ def checked_body(response: Response) -> Any:
     if ctype and "json" not in ctype:
         raise _malformed(response, f"expected JSON, got content type {ctype!r}")
     if call.kind == "list" and response.request.context.get(SPLIT_PAGES):
+        from .._pagesplit import split_page  # a client that never lists never loads it
+
         split = split_page(response.body)
         if split is not None:
             _check_names(response, split.names)

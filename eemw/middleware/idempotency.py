@@ -30,18 +30,19 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from cachetools import TTLCache
+from typing import TYPE_CHECKING
 
 from .._errors import ApiError, InvalidHeaderError, UsageError
 from .._http import ContextKey, Request, Response
 from .._keys import IDEMPOTENCY_KEY
+from .._net import HEADER_NAME_CHARS
 from .._pipeline import Handler
+
+if TYPE_CHECKING:
+    from cachetools import TTLCache
 
 __all__ = ["DEFAULT_CACHE_BYTES", "KEY_HONOURED", "MAX_KEY_LENGTH", "Idempotency", "validate_key"]
 
@@ -61,8 +62,6 @@ Only then may the retry stage re-send an ``"unsafe"`` call after a read failure.
 _DEFINITIVE = frozenset(
     {"NOT_FOUND", "FAILED_PRECONDITION", "INVALID_ARGUMENT", "OUT_OF_RANGE", "ALREADY_EXISTS"}
 )
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 Fingerprint = tuple[str, str | None]
 
@@ -79,18 +78,24 @@ def validate_key(key: object) -> str:
         raise InvalidHeaderError(
             f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters long, not {len(key)}"
         )
-    if not _VISIBLE_ASCII.fullmatch(key):
+    if not (key.isascii() and key.isprintable()) or " " in key:  # \x21-\x7e only
         raise InvalidHeaderError(
             "idempotency key must be visible ASCII (no spaces, line breaks or control characters)"
         )
     return key
 
 
-@dataclass(frozen=True, slots=True)
 class _Outcome:
-    fingerprint: Fingerprint
-    response: Response | None
-    error: ApiError | None
+    """What a keyed call ended with: its response or its definitive error."""
+
+    __slots__ = ("error", "fingerprint", "response")
+
+    def __init__(
+        self, fingerprint: Fingerprint, response: Response | None, error: ApiError | None
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.response = response
+        self.error = error
 
     @property
     def size(self) -> int:
@@ -132,7 +137,7 @@ class Idempotency:
         new_key: Callable[[], str] = _uuid4,
         server_honours_keys: bool = False,
     ) -> None:
-        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
+        if not isinstance(header, str) or not header or header.strip(HEADER_NAME_CHARS):
             raise UsageError(f"invalid idempotency header name {header!r}")
         if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
             raise UsageError(f"replay cache_size must be an integer >= 0, not {cache_size!r}")
@@ -233,38 +238,49 @@ class _ReplayCache:
 
     The oldest entries go first when either bound is reached; an outcome bigger than a
     quarter of the byte bound is not kept, so one huge body cannot flush every other key.
+    The cache itself (and cachetools) is made by the first outcome recorded: most clients
+    never send a key of their own.
     """
 
-    __slots__ = ("_entries", "max_bytes", "max_entries")
+    __slots__ = ("_clock", "_entries", "_ttl", "max_bytes", "max_entries")
 
     def __init__(
         self, max_entries: int, max_bytes: int, ttl: float, clock: Callable[[], float]
     ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: TTLCache[str, _Outcome] = TTLCache(
-            max_bytes, ttl, timer=clock, getsizeof=lambda outcome: outcome.size
-        )
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: TTLCache[str, _Outcome] | None = None
 
     def get(self, key: str) -> _Outcome | None:
-        return self._entries.get(key)
+        return None if self._entries is None else self._entries.get(key)
 
     def put(self, key: str, outcome: _Outcome) -> None:
+        entries = self._entries
         if outcome.size > self.max_bytes // 4:
-            self._entries.pop(key, None)
+            if entries is not None:
+                entries.pop(key, None)
             return
-        self._entries.expire()
-        while key not in self._entries and len(self._entries) >= self.max_entries:
-            self._entries.popitem()
-        self._entries[key] = outcome
+        if entries is None:
+            from cachetools import TTLCache
+
+            entries = self._entries = TTLCache(
+                self.max_bytes, self._ttl, timer=self._clock,
+                getsizeof=lambda outcome: outcome.size,
+            )
+        entries.expire()
+        while key not in entries and len(entries) >= self.max_entries:
+            entries.popitem()
+        entries[key] = outcome
 
     @property
     def bytes(self) -> int:
         """The bytes held now, as the entries count them."""
-        return int(self._entries.currsize)
+        return 0 if self._entries is None else int(self._entries.currsize)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return 0 if self._entries is None else len(self._entries)
 
 
 def _rebind(response: Response, request: Request) -> Response:
