@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import ItemsView, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from ._redact import redact_url
+from ._value import frozen
 
 __all__ = [
     "Call",
@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# The slots' setter as a frozen value's __init__ uses it (as dataclass's own does).
+_set = object.__setattr__
 
 CallKind = Literal["get", "list", "cancel", "delete", "wait"]
 """The kinds of call of the operations resource (``Call.kind`` when ``resource`` is
@@ -158,7 +160,7 @@ class Context:
 _EMPTY_CONTEXT = Context()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Call:
     """The logical call a request belongs to: what every attempt of it shares.
 
@@ -176,6 +178,24 @@ class Call:
     resource: str = "operations"
     repeat: Repeat | None = None
     mutates: bool | None = None
+
+    def __init__(
+        self,
+        kind: str,
+        project: str,
+        api_version: str,
+        name: str | None = None,
+        resource: str = "operations",
+        repeat: Repeat | None = None,
+        mutates: bool | None = None,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "project", project)
+        _set(self, "api_version", api_version)
+        _set(self, "name", name)
+        _set(self, "resource", resource)
+        _set(self, "repeat", repeat)
+        _set(self, "mutates", mutates)
 
     @property
     def repeat_policy(self) -> Repeat:
@@ -204,7 +224,7 @@ class Call:
         return f"{self.resource}.{self.kind}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Request:
     """One HTTP request as it travels down the stack.
 
@@ -219,6 +239,24 @@ class Request:
     body: bytes | None = None
     timeout: float | None = None
     context: Context = _EMPTY_CONTEXT
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        call: Call,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        context: Context = _EMPTY_CONTEXT,
+    ) -> None:
+        _set(self, "method", method)
+        _set(self, "url", url)
+        _set(self, "headers", headers)
+        _set(self, "call", call)
+        _set(self, "body", body)
+        _set(self, "timeout", timeout)
+        _set(self, "context", context)
 
     def with_header(self, name: str, value: str) -> Request:
         return Request(
@@ -261,7 +299,7 @@ class PartlyDecoded:
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Response:
     """One HTTP response.
 
@@ -277,6 +315,22 @@ class Response:
     request: Request
     truncated: bool = False
     data: Any = _UNPARSED
+
+    def __init__(
+        self,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        request: Request,
+        truncated: bool = False,
+        data: Any = _UNPARSED,
+    ) -> None:
+        _set(self, "status", status)
+        _set(self, "headers", headers)
+        _set(self, "body", body)
+        _set(self, "request", request)
+        _set(self, "truncated", truncated)
+        _set(self, "data", data)
 
     @property
     def ok(self) -> bool:

@@ -14,13 +14,14 @@ import math
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
 from ._names import OperationName, collection_path, is_operation_name
+from ._value import frozen
 
 __all__ = [
     "Notification",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The slots' setter as a frozen value's __init__ uses it (as dataclass's own does).
+_set = object.__setattr__
 
 # re.ASCII: without it \d also matches other scripts' digits, which int() would accept.
 _TIMESTAMP = re.compile(
@@ -202,7 +205,7 @@ def _map(value: object) -> Mapping[str, Any]:
     return MappingProxyType(dict(value)) if isinstance(value, dict) else _EMPTY
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Status:
     """A ``google.rpc.Status``: the error of a finished operation."""
 
@@ -210,6 +213,13 @@ class Status:
     message: str = ""
     # Left out of the hash (mappings are unhashable), so every Status stays hashable.
     details: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
+
+    def __init__(
+        self, code: int = 0, message: str = "", details: tuple[Mapping[str, Any], ...] = ()
+    ) -> None:
+        _set(self, "code", code)
+        _set(self, "message", message)
+        _set(self, "details", details)
 
     @classmethod
     def from_wire(cls, data: object) -> Status | None:
@@ -222,7 +232,7 @@ class Status:
         return _reduce(self)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OperationStage:
     """One stage of a task's progress (``metadata.stages[]``); not a middleware stage."""
 
@@ -231,8 +241,20 @@ class OperationStage:
     complete_work_units: int | None = None
     total_work_units: int | None = None
 
+    def __init__(
+        self,
+        display_name: str | None = None,
+        description: str | None = None,
+        complete_work_units: int | None = None,
+        total_work_units: int | None = None,
+    ) -> None:
+        _set(self, "display_name", display_name)
+        _set(self, "description", description)
+        _set(self, "complete_work_units", complete_work_units)
+        _set(self, "total_work_units", total_work_units)
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class Notification:
     """A notice attached to a task (``metadata.notifications[]``)."""
 
@@ -240,8 +262,15 @@ class Notification:
     topic: str | None = None
     detail: str | None = None
 
+    def __init__(
+        self, severity: str | None = None, topic: str | None = None, detail: str | None = None
+    ) -> None:
+        _set(self, "severity", severity)
+        _set(self, "topic", topic)
+        _set(self, "detail", detail)
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class OperationMetadata:
     """Earth Engine's ``OperationMetadata``. ``raw`` keeps every field, known or not."""
 
@@ -261,6 +290,42 @@ class OperationMetadata:
     notifications: tuple[Notification, ...] = ()
     batch_eecu_usage_seconds: float | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+
+    def __init__(
+        self,
+        state: State = State.STATE_UNSPECIFIED,
+        description: str | None = None,
+        type: str | None = None,
+        priority: int = 100,
+        create_time: datetime | None = None,
+        update_time: datetime | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        progress: float | None = None,
+        stages: tuple[OperationStage, ...] = (),
+        attempt: int | None = None,
+        script_uri: str | None = None,
+        destination_uris: tuple[str, ...] = (),
+        notifications: tuple[Notification, ...] = (),
+        batch_eecu_usage_seconds: float | None = None,
+        raw: Mapping[str, Any] = _EMPTY,
+    ) -> None:
+        _set(self, "state", state)
+        _set(self, "description", description)
+        _set(self, "type", type)
+        _set(self, "priority", priority)
+        _set(self, "create_time", create_time)
+        _set(self, "update_time", update_time)
+        _set(self, "start_time", start_time)
+        _set(self, "end_time", end_time)
+        _set(self, "progress", progress)
+        _set(self, "stages", stages)
+        _set(self, "attempt", attempt)
+        _set(self, "script_uri", script_uri)
+        _set(self, "destination_uris", destination_uris)
+        _set(self, "notifications", notifications)
+        _set(self, "batch_eecu_usage_seconds", batch_eecu_usage_seconds)
+        _set(self, "raw", raw)
 
     @classmethod
     def from_wire(cls, data: object) -> OperationMetadata:
@@ -293,6 +358,9 @@ class OperationMetadata:
         return _reduce(self)
 
 
+_NO_METADATA = OperationMetadata()
+
+
 def _stage(d: dict[str, Any]) -> OperationStage:
     return OperationStage(
         _str(d.get("displayName")),
@@ -306,7 +374,7 @@ def _notification(d: dict[str, Any]) -> Notification:
     return Notification(_str(d.get("severity")), _str(d.get("topic")), _str(d.get("detail")))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Operation:
     """A long-running operation (an Earth Engine task).
 
@@ -318,11 +386,27 @@ class Operation:
     """
 
     name: str
-    metadata: OperationMetadata = OperationMetadata()
+    metadata: OperationMetadata = _NO_METADATA
     done: bool = False
     error: Status | None = None
     response: Mapping[str, Any] | None = field(default=None, hash=False)
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+
+    def __init__(
+        self,
+        name: str,
+        metadata: OperationMetadata = _NO_METADATA,
+        done: bool = False,
+        error: Status | None = None,
+        response: Mapping[str, Any] | None = None,
+        raw: Mapping[str, Any] = _EMPTY,
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "metadata", metadata)
+        _set(self, "done", done)
+        _set(self, "error", error)
+        _set(self, "response", response)
+        _set(self, "raw", raw)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Operation:

@@ -41,6 +41,7 @@ def frozen(cls: type[T]) -> type[T]:
     ``__init__``, which ``cls`` MUST define itself."""
     if "__init__" not in cls.__dict__:
         raise TypeError(f"@frozen class {cls.__qualname__} must define its own __init__")
+    own = set(cls.__dict__)
     made: Any = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True)(cls)
     fields = dataclasses.fields(made)
     compared = _getter(tuple(f.name for f in fields if f.compare))
@@ -72,9 +73,13 @@ def frozen(cls: type[T]) -> type[T]:
 
     for method in (__repr__, __eq__, __hash__, __setattr__, __delattr__):
         method.__qualname__ = f"{made.__qualname__}.{method.__name__}"
-    made.__repr__ = recursive_repr()(__repr__)
-    made.__eq__ = __eq__
-    made.__hash__ = __hash__
+    # As dataclass does: a method the class wrote itself (a redacting repr) stays.
+    if "__repr__" not in own:
+        made.__repr__ = recursive_repr()(__repr__)
+    if "__eq__" not in own:
+        made.__eq__ = __eq__
+    if "__hash__" not in own:
+        made.__hash__ = __hash__
     made.__setattr__ = __setattr__
     made.__delattr__ = __delattr__
     made.__getstate__ = _getstate
