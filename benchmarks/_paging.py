@@ -170,8 +170,8 @@ def _breakdown(steps: dict[str, float], eemw: float, raw: float) -> Table:
         f"Decoding every page is {steps[DECODE] / raw:.0%} of `{BASELINE}`'s time: a client "
         "that decodes every page with the standard library cannot take less. eemw cuts each "
         "page instead and decodes an operation when a field of it is first read, so the "
-        "second eemw row pays one small decode per operation on top of building its typed "
-        "metadata."
+        "second eemw row pays one small decode per operation, and reads its state without "
+        "building the rest of its metadata."
     )
     return table
 

@@ -8,7 +8,8 @@ builds ``done``, ``metadata``, ``error``, ``response`` and ``raw`` on first acce
 (decoding the text first), through descriptors that wrap the slots the dataclass made.
 The values users see are the same as :meth:`Operation.from_wire`'s: the fields,
 equality, hashing, repr, pickling and ``dataclasses.replace()`` all read through the same
-descriptors, so they build whatever they touch first. The descriptors are installed when
+descriptors, so they build whatever they touch first; ``state`` reads only the metadata's
+``state`` while the metadata is unbuilt. The descriptors are installed when
 this module is imported, which every maker of such operations does first; an operation
 that never held a pending field reads through them unchanged.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ._models import Operation, OperationMetadata, Status, _map
+from ._models import Operation, OperationMetadata, State, Status, _map
 
 __all__ = ["lazy_operation", "listed_operation"]
 
@@ -90,6 +91,25 @@ for _field, _build in (
     ("response", _response),
 ):
     setattr(Operation, _field, _OnDemand(Operation.__dict__[_field], _build))
+
+_METADATA_SLOT = Operation.__dict__["metadata"]._slot
+
+
+def _state(op: Operation) -> State:
+    """``op.state``, reading only the metadata's ``state`` while the metadata is unbuilt."""
+    try:
+        metadata = _METADATA_SLOT.__get__(op, Operation)
+    except AttributeError:
+        # Reading the state of every listed operation is common (a filter, a summary);
+        # building the whole metadata for it would cost several times the decode.
+        wire = _RAW.__get__(op, Operation).get("metadata")
+        state = State.parse(wire.get("state")) if isinstance(wire, dict) else _UNSET
+        return op._settled(state)
+    return op._settled(metadata.state)
+
+
+_UNSET = State.STATE_UNSPECIFIED
+setattr(Operation, "state", property(_state, doc=Operation.state.__doc__))  # noqa: B010
 
 # The slots' own setters, bound once: the functions below run for every listed operation.
 _SET_NAME = Operation.__dict__["name"].__set__

@@ -434,7 +434,11 @@ class Operation:
     @property
     def state(self) -> State:
         """The task state; derived from ``done``/``error`` when the metadata has none."""
-        state = self.metadata.state
+        return self._settled(self.metadata.state)
+
+    def _settled(self, state: State) -> State:
+        # The metadata's state, else the one done and error imply (eemw._lazyops reads
+        # the metadata's state without building the metadata, then comes here).
         if state is not State.STATE_UNSPECIFIED or not self.done:
             return state
         if self.error is None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import eemw
-from eemw._lazyops import listed_operation
+from eemw._lazyops import lazy_operation, listed_operation
 from eemw._names import first_invalid_name, is_operation_name
 from eemw._pagesplit import OPERATION_PREFIX, SplitPage, operation_json, split_page
 
@@ -192,6 +192,25 @@ class TestListedOperations:
                 assert getattr(op, f.name) == getattr(parsed, f.name)
             assert pickle.loads(pickle.dumps(op)) == parsed
             assert replace(op, done=False).done is False
+
+    @pytest.mark.parametrize("wire_op", [
+        {"metadata": {"state": "RUNNING"}},
+        {"metadata": {"state": "NOT_A_STATE"}, "done": True},
+        {"metadata": {"state": "SUCCEEDED"}, "done": False},
+        {"done": True},
+        {"done": True, "error": {"code": 1}},
+        {"done": True, "error": {"code": 3, "message": "x"}},
+        {"metadata": "not an object", "done": True, "error": {"code": 1}},
+        {"metadata": {}, "done": True, "response": {}},
+    ])
+    def test_the_state_read_alone_is_the_parsed_operations(self, wire_op: dict[str, Any]) -> None:
+        data = {"name": "projects/demo/operations/S", **wire_op}
+        split = split_page(dumps(page([data]), "compact"))
+        assert split is not None
+        parsed = eemw.Operation.from_wire(data)
+        for op in (listed_operation(split.names[0], split.pieces[0]), lazy_operation(dict(data))):
+            assert op.state is parsed.state
+            assert op.metadata == parsed.metadata and op.state is parsed.state
 
     def test_each_field_is_built_on_first_read(self) -> None:
         split = split_page(dumps(page([wire(1)]), "compact"))
