@@ -202,7 +202,9 @@ def _memory(server: ReplayProcess) -> _Memory:
     ]
     table.notes.append(
         f"Paging holds {listing / page:.2f}x one page: a page's body is dropped once cut, "
-        "and its operations once the last is handed out, before the next page is asked for."
+        "and its operations once the last is handed out, before the next page is asked for. "
+        f"That is {listing / len(first):.1f}x one page's raw bytes: while a page is cut, its "
+        "body and the operations' text cut from it are both held."
     )
     return _Memory(table, listing / page)
 

@@ -20,6 +20,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from ._errors import MalformedResponseError
 from ._names import OperationName, collection_path, is_operation_name
 from ._value import frozen
 
@@ -423,9 +424,14 @@ class Operation:
 
     def __repr__(self) -> str:
         # The generated repr prints metadata in full: far too long for a log line.
-        text = f"Operation(name={self.name!r}, state={self.state.name}, done={self.done}"
-        if self.error is not None:
-            text += f", error={self.error.code}"
+        try:
+            text = f"Operation(name={self.name!r}, state={self.state.name}, done={self.done}"
+            if self.error is not None:
+                text += f", error={self.error.code}"
+        except MalformedResponseError:
+            # A listed operation whose JSON is corrupt: a log line or a debugger must not
+            # fail on it; reading its fields raises.
+            return f"Operation(name={self.name!r}, <not valid JSON>)"
         return text + ")"
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -14,13 +14,15 @@ caller decodes the page whole, as it always could:
   ``\\\\``, so every ``"`` opens or closes a string;
 * no ``{ } [ ]`` inside any string (with every string reduced to its two quotes, no
   quote is left between brackets), so counting brackets counts structure;
-* one ``"operations"`` key, on the page object itself, holding an array of objects;
+* one ``"operations"`` key, on the page object itself, holding an array of objects, and
+  no key given twice in the rest of the page (however its name is escaped);
 * each operation starts with its ``"name"`` key. The text ``}, {"name": "`` (whitespace
   allowed) cannot occur inside a string of valid JSON (its second quote would close the
   string and leave ``name`` bare), so each occurrence is the boundary between two objects
   of some array. The cut is at every occurrence of the first one's exact spelling; a
-  piece whose braces do not balance started or ended inside an operation, and the number
-  of pieces must equal the number of objects the array holds.
+  piece whose braces do not balance started or ended inside an operation, the number of
+  pieces must equal the number of values the array holds, and the pieces must hold
+  exactly the array's braces (a cut past the array's end, in a later field, would not).
 
 The operations' own text is not checked here: an operation whose JSON is corrupt in a way
 that keeps its brackets balanced, or that holds a second ``"name"`` key naming another
@@ -92,8 +94,8 @@ def split_page(body: bytes) -> SplitPage | None:
         return None  # empty, or an operation that does not start with its name
     array = found.end()
     before = sum(body.count(b, 0, array) for b in (b"{", b"}", b"[", b"]"))
-    objects = _objects_in(brackets[before:])
-    return _cut(body, array, first.end(), objects) if objects > 0 else None
+    objects, opens = _objects_in(brackets[before:])
+    return _cut(body, array, first.end(), objects, opens) if objects > 0 else None
 
 
 def _on_page_object(body: bytes, at: int) -> bool:
@@ -101,7 +103,7 @@ def _on_page_object(body: bytes, at: int) -> bool:
     return opened == 1 and body.count(b"[", 0, at) == body.count(b"]", 0, at)
 
 
-def _cut(body: bytes, array: int, start: int, objects: int) -> SplitPage | None:
+def _cut(body: bytes, array: int, start: int, objects: int, opens: int) -> SplitPage | None:
     boundary = _BOUNDARY.search(body, start)
     pieces: list[Any] = body[start:].split(boundary.group()) if boundary else [body[start:]]
     if len(pieces) != objects:
@@ -112,8 +114,13 @@ def _cut(body: bytes, array: int, start: int, objects: int) -> SplitPage | None:
     close = len(body) - len(pieces[-1]) + end + 1  # just past the last operation
     pieces[-1] = pieces[-1][:end]
     # A cut inside an operation leaves its pieces unbalanced; a boundary missed (an
-    # operation that does not start with its name) leaves fewer pieces than objects.
-    if list(map(bytes.count, pieces, repeat(b"{"))) != list(map(bytes.count, pieces, repeat(b"}"))):
+    # operation that does not start with its name) leaves fewer pieces than objects,
+    # unless a cut past the array's end (in a later field) makes up for it: then the
+    # pieces hold more braces than the array.
+    opened = list(map(bytes.count, pieces, repeat(b"{")))
+    if opened != list(map(bytes.count, pieces, repeat(b"}"))):
+        return None
+    if sum(opened) + len(pieces) != opens:
         return None
     names = _names(pieces)
     if names is None:
@@ -124,15 +131,21 @@ def _cut(body: bytes, array: int, start: int, objects: int) -> SplitPage | None:
 
 def _rest(page: bytes) -> dict[str, Any] | None:
     """The page with an empty operations array: its other fields, decoded."""
-    if page.count(b'"operations"') != 1:
-        return None  # a second key would win over the array that was cut out
     try:
-        rest = json.loads(page)
+        # A second "operations" key, however spelt, would win over the cut-out array.
+        rest = json.loads(page, object_pairs_hook=_unique)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(rest, dict) or rest.pop("operations", None) != []:
         return None
     return rest
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("a key is given twice")
+    return value
 
 
 def _object_end(tail: bytes) -> int | None:
@@ -147,14 +160,17 @@ def _object_end(tail: bytes) -> int | None:
     return at - 1
 
 
-def _objects_in(brackets: bytes) -> int:
-    """How many objects the array that ``brackets`` starts inside of holds (-1: not one)."""
+def _objects_in(brackets: bytes) -> tuple[int, int]:
+    """How many values the array that ``brackets`` starts inside of holds, and how many
+    ``{`` it holds at any depth; (-1, -1) when it does not start with an object."""
     depths = list(accumulate(map(_DEPTH.__getitem__, brackets)))
     try:
         end = depths.index(-1)  # the array's own "]"
     except ValueError:
-        return -1
-    return countOf(islice(depths, end), 0) if brackets[:1] == b"{" else -1
+        return -1, -1
+    if brackets[:1] != b"{":
+        return -1, -1
+    return countOf(islice(depths, end), 0), brackets.count(b"{", 0, end)
 
 
 def _names(pieces: list[bytes]) -> list[str] | None:
@@ -174,7 +190,8 @@ def _decoded(piece: bytes) -> dict[str, Any] | None:
     # The decoder itself, not json.loads: no encoding to detect (the page passed as
     # UTF-8), and half the cost of one operation's decode.
     try:
-        text = (OPERATION_PREFIX + piece + b"}").decode()
+        # surrogatepass: json.loads reads a lone surrogate written in UTF-8; so must this.
+        text = (OPERATION_PREFIX + piece + b"}").decode("utf-8", "surrogatepass")
         value, end = _DECODE(text)
     except (ValueError, RecursionError):
         return None

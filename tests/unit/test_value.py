@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,7 +124,34 @@ PUBLIC = [
     EnvVar("EEMW_X", "a variable", "google-auth"),
     eemw.PluginInfo("audit", "eemw-audit", "0.1.0", "eemw_audit:factory"),
     RPC_CODES["NOT_FOUND"],
+    eemw.Status(3, "bad"),
+    eemw.OperationStage("Create Local Files", None, 1, 2),
+    eemw.Notification("WARNING", "quota", "slow"),
+    eemw.Call("get", "demo", "v1", "projects/demo/operations/op-1"),
 ]
+
+# Every @frozen class: its own __init__ takes exactly its fields, with their defaults.
+FROZEN = [
+    eemw.Operation, eemw.OperationMetadata, eemw.Status, eemw.OperationStage,
+    eemw.Notification, eemw.Call, eemw.Request, eemw.Response, eemw.Entry,
+    eemw.RetryPolicy, RetryState, Decision, type(RPC_CODES["NOT_FOUND"]), EnvVar,
+    eemw.DeleteResult, eemw.OperationName, eemw.PluginInfo, eemw.CancelResult, eemw.WaitResult,
+]
+
+
+@pytest.mark.parametrize("cls", FROZEN, ids=lambda c: c.__name__)
+def test_the_written_init_takes_the_fields_with_their_defaults(cls: type) -> None:
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    assert [p.name for p in params] == [f.name for f in fields]
+    for param, declared in zip(params, fields, strict=True):
+        if declared.default is not dataclasses.MISSING:
+            expected = declared.default
+        elif declared.default_factory is not dataclasses.MISSING:
+            expected = declared.default_factory()
+        else:
+            expected = inspect.Parameter.empty
+        assert param.default == expected, declared.name
 
 
 @pytest.mark.parametrize("value", PUBLIC, ids=lambda v: type(v).__name__)
