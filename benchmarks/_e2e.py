@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._config import Config
 from ._emulator import EmulatorProcess
-from ._measure import Samples, Section, Table, interleaved, ratio, us
+from ._measure import Samples, Section, interleaved, per_call_table
 from ._peers import KINDS, Targets, peers
 
 BASELINE = "requests"
@@ -32,24 +32,8 @@ def run(cfg: Config) -> tuple[Section, dict[str, dict[str, Samples]]]:
                 results[kind] = interleaved(
                     fns, rounds=cfg.e2e_rounds, block=cfg.e2e_block, warmup=cfg.e2e_warmup
                 )
-                section.tables.append(_table(kind, results[kind]))
+                section.tables.append(per_call_table(kind, results[kind], "client", BASELINE))
         finally:
             for p in made:
                 p.close()
     return section, results
-
-
-def _table(kind: str, samples: dict[str, Samples]) -> Table:
-    base = samples.get(BASELINE)
-    table = Table(
-        f"`{kind}`",
-        ["client", "wall median µs", "wall p99 µs", "CPU median µs", "CPU p99 µs",
-         "wall ÷ requests", "CPU ÷ requests"],
-    )
-    for name, s in samples.items():
-        table.rows.append([
-            name, us(s.wall_median), us(s.wall_p99), us(s.cpu_median), us(s.cpu_p99),
-            ratio(s.wall_median, base.wall_median if base else None),
-            ratio(s.cpu_median, base.cpu_median if base else None),
-        ])
-    return table

@@ -7,7 +7,7 @@ from typing import Any
 
 from ._config import Config
 from ._emulator import EmulatorProcess
-from ._measure import Samples, Section, Table, interleaved, ratio, us
+from ._measure import Samples, Section, interleaved, per_call_table
 from ._peers import installed
 
 BASELINE = "ee alone"
@@ -41,7 +41,7 @@ def run(cfg: Config) -> tuple[Section, dict[str, dict[str, Samples]]]:
                 results[kind] = interleaved(
                     fns, rounds=cfg.e2e_rounds, block=cfg.e2e_block, warmup=cfg.e2e_warmup
                 )
-                section.tables.append(_table(kind, results[kind]))
+                section.tables.append(per_call_table(kind, results[kind], "transport", BASELINE))
         finally:
             close()
     return section, results
@@ -82,22 +82,6 @@ def _contenders(
         session.close()
 
     return {BASELINE: calls(alone, 5), THROUGH: calls(through, 0)}, close
-
-
-def _table(kind: str, samples: dict[str, Samples]) -> Table:
-    base = samples.get(BASELINE)
-    table = Table(
-        f"`{kind}`",
-        ["transport", "wall median µs", "wall p99 µs", "CPU median µs", "CPU p99 µs",
-         "wall ÷ ee alone", "CPU ÷ ee alone"],
-    )
-    for who, s in samples.items():
-        table.rows.append([
-            who, us(s.wall_median), us(s.wall_p99), us(s.cpu_median), us(s.cpu_p99),
-            ratio(s.wall_median, base.wall_median if base else None),
-            ratio(s.cpu_median, base.cpu_median if base else None),
-        ])
-    return table
 
 
 def wall_ratio(results: dict[str, dict[str, Samples]], kind: str) -> float | None:

@@ -145,6 +145,23 @@ class Table:
         return "\n".join(lines) + "\n"
 
 
+def per_call_table(kind: str, samples: dict[str, Samples], who: str, base: str) -> Table:
+    """Per-call wall and CPU percentiles of each of ``samples``, with ratios to ``base``'s."""
+    baseline = samples.get(base)
+    table = Table(
+        f"`{kind}`",
+        [who, "wall median µs", "wall p99 µs", "CPU median µs", "CPU p99 µs",
+         f"wall ÷ {base}", f"CPU ÷ {base}"],
+    )
+    for name, s in samples.items():
+        table.rows.append([
+            name, us(s.wall_median), us(s.wall_p99), us(s.cpu_median), us(s.cpu_p99),
+            ratio(s.wall_median, baseline.wall_median if baseline else None),
+            ratio(s.cpu_median, baseline.cpu_median if baseline else None),
+        ])
+    return table
+
+
 @dataclass
 class Target:
     """One of the issue's targets: what was measured and whether it was met."""

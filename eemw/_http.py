@@ -27,8 +27,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-# The slots' setter as a frozen value's __init__ uses it (as dataclass's own does).
-_set = object.__setattr__
 
 CallKind = Literal["get", "list", "cancel", "delete", "wait"]
 """The kinds of call of the operations resource (``Call.kind`` when ``resource`` is
@@ -189,13 +187,13 @@ class Call:
         repeat: Repeat | None = None,
         mutates: bool | None = None,
     ) -> None:
-        _set(self, "kind", kind)
-        _set(self, "project", project)
-        _set(self, "api_version", api_version)
-        _set(self, "name", name)
-        _set(self, "resource", resource)
-        _set(self, "repeat", repeat)
-        _set(self, "mutates", mutates)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "project", project)
+        object.__setattr__(self, "api_version", api_version)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "resource", resource)
+        object.__setattr__(self, "repeat", repeat)
+        object.__setattr__(self, "mutates", mutates)
 
     @property
     def repeat_policy(self) -> Repeat:
@@ -250,13 +248,13 @@ class Request:
         timeout: float | None = None,
         context: Context = _EMPTY_CONTEXT,
     ) -> None:
-        _set(self, "method", method)
-        _set(self, "url", url)
-        _set(self, "headers", headers)
-        _set(self, "call", call)
-        _set(self, "body", body)
-        _set(self, "timeout", timeout)
-        _set(self, "context", context)
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "call", call)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "timeout", timeout)
+        object.__setattr__(self, "context", context)
 
     def with_header(self, name: str, value: str) -> Request:
         return Request(
@@ -325,12 +323,12 @@ class Response:
         truncated: bool = False,
         data: Any = _UNPARSED,
     ) -> None:
-        _set(self, "status", status)
-        _set(self, "headers", headers)
-        _set(self, "body", body)
-        _set(self, "request", request)
-        _set(self, "truncated", truncated)
-        _set(self, "data", data)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "request", request)
+        object.__setattr__(self, "truncated", truncated)
+        object.__setattr__(self, "data", data)
 
     @property
     def ok(self) -> bool:

@@ -103,12 +103,11 @@ def _state(op: Operation) -> State:
         # Reading the state of every listed operation is common (a filter, a summary);
         # building the whole metadata for it would cost several times the decode.
         wire = _RAW.__get__(op, Operation).get("metadata")
-        state = State.parse(wire.get("state")) if isinstance(wire, dict) else _UNSET
-        return op._settled(state)
+        unset = State.STATE_UNSPECIFIED
+        return op._settled(State.parse(wire.get("state")) if isinstance(wire, dict) else unset)
     return op._settled(metadata.state)
 
 
-_UNSET = State.STATE_UNSPECIFIED
 setattr(Operation, "state", property(_state, doc=Operation.state.__doc__))  # noqa: B010
 
 # The slots' own setters, bound once: the functions below run for every listed operation.

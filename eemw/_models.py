@@ -39,8 +39,6 @@ __all__ = [
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-# The slots' setter as a frozen value's __init__ uses it (as dataclass's own does).
-_set = object.__setattr__
 
 # re.ASCII: without it \d also matches other scripts' digits, which int() would accept.
 _TIMESTAMP = re.compile(
@@ -218,9 +216,9 @@ class Status:
     def __init__(
         self, code: int = 0, message: str = "", details: tuple[Mapping[str, Any], ...] = ()
     ) -> None:
-        _set(self, "code", code)
-        _set(self, "message", message)
-        _set(self, "details", details)
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "details", details)
 
     @classmethod
     def from_wire(cls, data: object) -> Status | None:
@@ -249,10 +247,10 @@ class OperationStage:
         complete_work_units: int | None = None,
         total_work_units: int | None = None,
     ) -> None:
-        _set(self, "display_name", display_name)
-        _set(self, "description", description)
-        _set(self, "complete_work_units", complete_work_units)
-        _set(self, "total_work_units", total_work_units)
+        object.__setattr__(self, "display_name", display_name)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "complete_work_units", complete_work_units)
+        object.__setattr__(self, "total_work_units", total_work_units)
 
 
 @frozen
@@ -266,9 +264,9 @@ class Notification:
     def __init__(
         self, severity: str | None = None, topic: str | None = None, detail: str | None = None
     ) -> None:
-        _set(self, "severity", severity)
-        _set(self, "topic", topic)
-        _set(self, "detail", detail)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "topic", topic)
+        object.__setattr__(self, "detail", detail)
 
 
 @frozen
@@ -311,22 +309,22 @@ class OperationMetadata:
         batch_eecu_usage_seconds: float | None = None,
         raw: Mapping[str, Any] = _EMPTY,
     ) -> None:
-        _set(self, "state", state)
-        _set(self, "description", description)
-        _set(self, "type", type)
-        _set(self, "priority", priority)
-        _set(self, "create_time", create_time)
-        _set(self, "update_time", update_time)
-        _set(self, "start_time", start_time)
-        _set(self, "end_time", end_time)
-        _set(self, "progress", progress)
-        _set(self, "stages", stages)
-        _set(self, "attempt", attempt)
-        _set(self, "script_uri", script_uri)
-        _set(self, "destination_uris", destination_uris)
-        _set(self, "notifications", notifications)
-        _set(self, "batch_eecu_usage_seconds", batch_eecu_usage_seconds)
-        _set(self, "raw", raw)
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "priority", priority)
+        object.__setattr__(self, "create_time", create_time)
+        object.__setattr__(self, "update_time", update_time)
+        object.__setattr__(self, "start_time", start_time)
+        object.__setattr__(self, "end_time", end_time)
+        object.__setattr__(self, "progress", progress)
+        object.__setattr__(self, "stages", stages)
+        object.__setattr__(self, "attempt", attempt)
+        object.__setattr__(self, "script_uri", script_uri)
+        object.__setattr__(self, "destination_uris", destination_uris)
+        object.__setattr__(self, "notifications", notifications)
+        object.__setattr__(self, "batch_eecu_usage_seconds", batch_eecu_usage_seconds)
+        object.__setattr__(self, "raw", raw)
 
     @classmethod
     def from_wire(cls, data: object) -> OperationMetadata:
@@ -402,12 +400,12 @@ class Operation:
         response: Mapping[str, Any] | None = None,
         raw: Mapping[str, Any] = _EMPTY,
     ) -> None:
-        _set(self, "name", name)
-        _set(self, "metadata", metadata)
-        _set(self, "done", done)
-        _set(self, "error", error)
-        _set(self, "response", response)
-        _set(self, "raw", raw)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "metadata", metadata)
+        object.__setattr__(self, "done", done)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "response", response)
+        object.__setattr__(self, "raw", raw)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Operation:

@@ -65,9 +65,7 @@ class SplitPage(PartlyDecoded):
 
     __slots__ = ("names", "pieces", "rest")
 
-    def __init__(
-        self, names: list[str], pieces: list[bytes], rest: dict[str, Any]
-    ) -> None:
+    def __init__(self, names: list[str], pieces: list[bytes], rest: dict[str, Any]) -> None:
         self.names = names
         self.pieces = pieces
         self.rest = rest
@@ -105,7 +103,7 @@ def _on_page_object(body: bytes, at: int) -> bool:
 
 def _cut(body: bytes, array: int, start: int, objects: int, opens: int) -> SplitPage | None:
     boundary = _BOUNDARY.search(body, start)
-    pieces: list[Any] = body[start:].split(boundary.group()) if boundary else [body[start:]]
+    pieces = body[start:].split(boundary.group()) if boundary else [body[start:]]
     if len(pieces) != objects:
         return None
     end = _object_end(pieces[-1])
